@@ -1,0 +1,276 @@
+"""The build loop: scheduler order x verifying traces x early cutoff, with dynamic children.
+
+For each ready node: fingerprint its files (stat shortcut), take its deps' output fingerprints from this
+build, `verify` against the stored trace. Up to date -> HIT (children from the trace, output not loaded).
+Otherwise compute; output -> canonical JSON -> xxh3_128; same fingerprint as before -> CUTOFF (dependents
+see an unchanged input and hit), else MISS. Nodes and file records not reached are pruned; everything is
+committed in one transaction. Every decision is emitted as a NodeDecided event; counts derive from them.
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Callable, Mapping, Sequence
+
+from .errors import ComputeError, GraphCacheError, UndeclaredInputError
+from .events import (BuildFinished, BuildStarted, CountingSink, EventBus, NodeDecided, PhaseTimed,
+                     StateWarning)
+from .fingerprint import FileRecord, digest_of, fingerprint_file, hash_bytes
+from .fs import FileSystem, StatSig
+from .model import (BuildCounts, Decision, NodeSpec, Reason, ReasonCode, Rule, Trace, file_input,
+                    node_input)
+from .scheduler import Scheduler
+from .store import Store
+from .verify import verify
+
+PHASES = ("verify", "compute", "persist")
+
+
+def canonical_json(value: Any) -> bytes:
+    """The bytes that are stored and fingerprinted: sorted keys, compact, UTF-8, no NaN."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+class BuildResult:
+    """Outcome of one build. `output(id)` decodes lazily (from the store for hits); needs the store open."""
+
+    def __init__(self, run_id: int, counts: BuildCounts, decisions: dict[str, tuple[str, Reason | None]],
+                 traces: dict[str, Trace], files: dict[str, FileRecord], reset_warning: str | None,
+                 dry_run: bool, seconds: float, loader: Callable[[str], Any]) -> None:
+        self.run_id = run_id
+        self.counts = counts
+        self.decisions = decisions  # node id -> (decision, reason), in decision order
+        self.traces = traces  # final traces of every node reached (dry run: the stored ones)
+        self.files = files  # final records of every existing file input (feed Manifest.from_records)
+        self.reset_warning = reset_warning
+        self.dry_run = dry_run
+        self.seconds = seconds
+        self._loader = loader
+
+    def output(self, node_id: str) -> Any:
+        """Decoded output of a node of this build (KeyError if the node was not part of it)."""
+        if self.dry_run:
+            raise GraphCacheError("a dry run computes no outputs")
+        if node_id not in self.traces:
+            raise KeyError(node_id)
+        return self._loader(node_id)
+
+
+class Engine:
+    def __init__(self, fs: FileSystem, store: Store, rules: Mapping[str, Rule], global_version: str,
+                 bus: EventBus | None = None) -> None:
+        self.fs, self.store, self.rules, self.global_version = fs, store, rules, global_version
+        self.bus = bus if bus is not None else EventBus()
+
+    def version_key(self, rule: Rule) -> str:
+        """hash(global version, node type, rule version): a change recomputes every node of the type."""
+        return hash_bytes(f"{self.global_version}\0{rule.type}\0{rule.version}".encode())
+
+    def rule_for(self, spec: NodeSpec) -> Rule:
+        rule = self.rules.get(spec.type)
+        if rule is None:
+            raise GraphCacheError(f"no rule for node type {spec.type!r} (node {spec.id})")
+        return rule
+
+    def build(self, roots: Sequence[NodeSpec], *, stats: Mapping[str, StatSig | None] | None = None,
+              dry_run: bool = False) -> BuildResult:
+        """Bring every node reachable from `roots` (deps must be roots or generated children) up to date.
+
+        `stats` may map paths to stats the caller already has (None = known missing). dry_run decides
+        without computing or writing. Raises ComputeError, CycleError, SpecConflictError, StateDirError.
+        """
+        counter = CountingSink()
+        unsubscribe = self.bus.subscribe(counter)
+        try:
+            return _Build(self, stats or {}, dry_run, counter).run(roots)
+        finally:
+            unsubscribe()
+
+
+class _Context:
+    """ComputeContext handed to a rule: declared files and deps only."""
+
+    def __init__(self, build: _Build, spec: NodeSpec) -> None:
+        self._build, self._spec = build, spec
+
+    def read_file(self, path: str) -> bytes:
+        if path not in self._spec.files:
+            raise UndeclaredInputError(f"{self._spec.id} read undeclared file {path}")
+        return self._build.read_file(path)
+
+    def output_of(self, node_id: str) -> Any:
+        if node_id not in self._spec.deps:
+            raise UndeclaredInputError(f"{self._spec.id} read output of undeclared dep {node_id}")
+        return self._build.output(node_id)
+
+
+class _Build:
+    def __init__(self, engine: Engine, stats: Mapping[str, StatSig | None], dry_run: bool,
+                 counter: CountingSink) -> None:
+        self.e, self.fs, self.store, self.bus = engine, engine.fs, engine.store, engine.bus
+        self.stats, self.dry_run, self.counter = stats, dry_run, counter
+        self.old_traces = self.store.traces()
+        self.old_files = self.store.files()
+        self.reset_warning = self.store.reset_warning if self.store.reset_pending else None
+        self.run_id = self.store.next_run_id()
+        self.sched = Scheduler()
+        self.fps: dict[str, str] = {}  # node id -> output fingerprint in this build
+        self.traces: dict[str, Trace] = {}  # every node reached -> its final trace
+        self.written: dict[str, Trace] = {}  # traces to persist (recomputed nodes)
+        self.data: dict[str, bytes] = {}  # outputs computed in this build (canonical JSON)
+        self.new_outputs: dict[str, bytes] = {}  # outputs to persist
+        self.decoded: dict[str, Any] = {}
+        self.records: dict[str, FileRecord | None] = {}  # file inputs seen -> record (None = missing)
+        self.content: dict[str, bytes] | None = None if dry_run else {}
+        self.decisions: dict[str, tuple[str, Reason | None]] = {}
+        self.would: set[str] = set()  # dry run: nodes that would be recomputed
+        self.phase = dict.fromkeys(PHASES, 0.0)
+        self.versions: dict[str, str] = {}  # node type -> version key
+
+    # -- inputs -----------------------------------------------------------------------------------------
+    def file_fp(self, path: str) -> str:
+        if path not in self.records:
+            if path in self.stats and self.stats[path] is None:
+                self.records[path] = None
+            else:
+                self.records[path], _ = fingerprint_file(self.fs, path, self.old_files.get(path),
+                                                         self.stats.get(path), content=self.content)
+        return digest_of(self.records[path])
+
+    def read_file(self, path: str) -> bytes:
+        if self.content is not None and path in self.content:
+            return self.content[path]
+        return self.fs.read_bytes(path)
+
+    def output(self, node_id: str) -> Any:
+        if node_id not in self.decoded:
+            data = self.data.get(node_id)
+            if data is None:
+                data = self.store.load_output(node_id)
+            if data is None:
+                data = self.rematerialise(node_id)
+            self.decoded[node_id] = json.loads(data)
+        return self.decoded[node_id]
+
+    def rematerialise(self, node_id: str) -> bytes:
+        """A hit whose stored output is missing (damaged store): recompute it, keep its decision."""
+        spec = self.sched.spec(node_id)
+        trace = self.traces.get(node_id)
+        if spec is None or trace is None:
+            raise GraphCacheError(f"no output available for {node_id}")
+        data, _ = self.compute(spec, self.e.rule_for(spec))
+        self.data[node_id] = self.new_outputs[node_id] = data
+        fp = hash_bytes(data)
+        if fp != trace.output_fp:  # non-deterministic rule or input raced: dependents re-verify next time
+            self.bus.emit(StateWarning(f"recomputed output of {node_id} differs from its stored fingerprint"))
+            self.written[node_id] = self.traces[node_id] = _replace_fp(trace, fp)
+        return data
+
+    # -- one node ---------------------------------------------------------------------------------------
+    def compute(self, spec: NodeSpec, rule: Rule) -> tuple[bytes, tuple[NodeSpec, ...]]:
+        """Run the rule; returns (canonical output bytes, children). Rule failures -> ComputeError."""
+        children: tuple[NodeSpec, ...] = ()
+        try:
+            data = canonical_json(rule.compute(spec, _Context(self, spec)))
+            if rule.children is not None:  # children see the decoded JSON, like dependents do
+                self.decoded[spec.id] = value = json.loads(data)
+                children = tuple(rule.children(spec, value))
+                for c in children:
+                    if not isinstance(c, NodeSpec):
+                        raise TypeError(f"children() returned {type(c).__name__}, not NodeSpec")
+        except ComputeError:
+            raise
+        except Exception as exc:
+            raise ComputeError(spec.id, exc) from exc
+        return data, children
+
+    def process(self, spec: NodeSpec) -> None:
+        t0 = time.perf_counter()
+        rule = self.e.rule_for(spec)
+        version = self.versions.get(spec.type)
+        if version is None:
+            version = self.versions[spec.type] = self.e.version_key(rule)
+        inputs = {file_input(p): self.file_fp(p) for p in spec.files}
+        for d in spec.deps:
+            inputs[node_input(d)] = self.fps[d]
+        trace = self.old_traces.get(spec.id)
+        reason = verify(spec, trace, version, inputs)
+        if reason is not None and reason.code == ReasonCode.NEW and self.reset_warning:
+            reason = Reason(ReasonCode.STATE_RESET, self.reset_warning)
+        t1 = time.perf_counter()
+        self.phase["verify"] += t1 - t0
+        if self.dry_run:
+            decision, reason, children = self.dry_decide(spec, trace, reason)
+        elif reason is None:
+            decision, children = Decision.HIT, trace.children
+            self.fps[spec.id] = trace.output_fp
+            self.traces[spec.id] = trace
+        else:
+            data, children = self.compute(spec, rule)
+            fp = hash_bytes(data)
+            decision = Decision.CUTOFF if trace is not None and trace.output_fp == fp else Decision.MISS
+            self.fps[spec.id] = fp
+            self.data[spec.id] = data
+            if decision == Decision.MISS or self.store.load_output(spec.id) is None:
+                self.new_outputs[spec.id] = data
+            new = Trace(spec.id, spec.type, version, tuple(sorted(inputs.items())), fp, children, decision,
+                        reason, time.time(), self.run_id)
+            self.traces[spec.id] = self.written[spec.id] = new
+            self.phase["compute"] += time.perf_counter() - t1
+        for child in children:
+            self.sched.add(child)
+        self.sched.done(spec.id)
+        self.decisions[spec.id] = (decision, reason if decision != Decision.HIT else None)
+        self.bus.emit(NodeDecided(spec.id, spec.type, decision, self.decisions[spec.id][1],
+                                  time.perf_counter() - t0))
+
+    def dry_decide(self, spec: NodeSpec, trace: Trace | None,
+                   reason: Reason | None) -> tuple[str, Reason | None, tuple[NodeSpec, ...]]:
+        """Dry run: own reason first, else DEPENDENCY_CHANGED naming a would-be-recomputed dep."""
+        if reason is None:
+            upstream = sorted(d for d in spec.deps if d in self.would)
+            if upstream:
+                reason = Reason(ReasonCode.DEPENDENCY_CHANGED, upstream[0], self.fps[upstream[0]], None)
+        children = trace.children if trace is not None else ()
+        self.fps[spec.id] = trace.output_fp if trace is not None else "unknown:" + spec.id
+        if trace is not None:
+            self.traces[spec.id] = trace
+        if reason is None:
+            return Decision.HIT, None, children
+        self.would.add(spec.id)
+        return Decision.MISS, reason, children
+
+    # -- the build --------------------------------------------------------------------------------------
+    def run(self, roots: Sequence[NodeSpec]) -> BuildResult:
+        start = time.perf_counter()
+        self.bus.emit(BuildStarted(self.run_id, len(roots), self.dry_run))
+        if self.reset_warning:
+            self.bus.emit(StateWarning(self.reset_warning))
+        for spec in roots:
+            self.sched.add(spec)
+        while (spec := self.sched.next_ready()) is not None:
+            self.process(spec)
+        self.sched.check_finished()
+        files = {p: r for p, r in self.records.items() if r is not None}
+        if not self.dry_run:
+            t = time.perf_counter()
+            self.store.commit(
+                files={p: r for p, r in files.items() if self.old_files.get(p) != r},
+                traces=self.written, outputs=self.new_outputs,
+                removed_nodes=self.old_traces.keys() - self.traces.keys(),
+                removed_files=self.old_files.keys() - files.keys(), run_id=self.run_id)
+            self.phase["persist"] += time.perf_counter() - t
+        for phase in PHASES:
+            self.bus.emit(PhaseTimed(phase, self.phase[phase]))
+        seconds = time.perf_counter() - start
+        counts = self.counter.counts
+        self.bus.emit(BuildFinished(counts, seconds, self.run_id, self.dry_run))
+        self.content = None
+        return BuildResult(self.run_id, counts, self.decisions, self.traces, files, self.reset_warning,
+                           self.dry_run, seconds, self.output)
+
+
+def _replace_fp(trace: Trace, fp: str) -> Trace:
+    return Trace(trace.node_id, trace.type, trace.version, trace.inputs, fp, trace.children, trace.decision,
+                 trace.reason, trace.built_at, trace.run_id)

@@ -1,0 +1,102 @@
+"""Build events and sinks. Counts, metrics and `explain` are all derived from these events.
+
+The engine emits, in order: BuildStarted, then per node one NodeDecided (in decision order), any
+StateWarning, one PhaseTimed per phase ("verify", "compute", "persist"), and BuildFinished.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .model import BuildCounts, Decision, Reason
+
+
+@dataclass(frozen=True)
+class BuildStarted:
+    run_id: int
+    roots: int
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class NodeDecided:
+    node_id: str
+    node_type: str
+    decision: str
+    reason: Reason | None
+    seconds: float  # time spent on this node (fingerprinting, verify, compute)
+
+
+@dataclass(frozen=True)
+class PhaseTimed:
+    phase: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class StateWarning:
+    message: str
+
+
+@dataclass(frozen=True)
+class BuildFinished:
+    counts: BuildCounts
+    seconds: float
+    run_id: int = 0
+    dry_run: bool = False
+
+
+Event = Any
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    """Synchronous fan-out of events to subscribers, in subscription order."""
+
+    def __init__(self) -> None:
+        self._subs: list[Subscriber] = []
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        """Add a subscriber; returns a function that unsubscribes it."""
+        self._subs.append(fn)
+        return lambda: self.unsubscribe(fn)
+
+    def unsubscribe(self, fn: Subscriber) -> None:
+        if fn in self._subs:
+            self._subs.remove(fn)
+
+    def emit(self, event: Event) -> None:
+        for fn in list(self._subs):
+            fn(event)
+
+
+class CountingSink:
+    """Builds `BuildCounts` from NodeDecided events only (each type gets all three decision keys)."""
+
+    def __init__(self) -> None:
+        self.counts = BuildCounts()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, BuildStarted):
+            self.counts = BuildCounts()
+        elif isinstance(event, NodeDecided):
+            per = self.counts.by_type.setdefault(event.node_type, {d: 0 for d in Decision.ALL})
+            per[event.decision] = per.get(event.decision, 0) + 1
+            if event.decision != Decision.HIT:
+                self.counts.recomputed.append(event.node_id)
+
+
+class RecordingSink:
+    """Keeps every event, for tests, `--explain` style reports and metrics exporters."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+    def of_type(self, cls: type) -> list[Any]:
+        return [e for e in self.events if isinstance(e, cls)]
+
+    def decisions(self) -> dict[str, NodeDecided]:
+        return {e.node_id: e for e in self.events if isinstance(e, NodeDecided)}

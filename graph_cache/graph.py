@@ -1,0 +1,103 @@
+"""Graph views of a set of traces: networkx, transitive dependents, DOT / Mermaid / JSON exports.
+
+Edges go from a node to the nodes that use it: `dep` edges (dependent reads its output) and `child` edges
+(parent generated the child). networkx is imported lazily inside `to_networkx` only; the exports are pure.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from .model import Trace
+
+_NODE = "node:"
+
+
+def edges(traces: Mapping[str, Trace]) -> dict[tuple[str, str], dict[str, bool]]:
+    """{(source, target): {"dep": bool, "child": bool}}, deterministic order."""
+    out: dict[tuple[str, str], dict[str, bool]] = {}
+    for nid in sorted(traces):
+        t = traces[nid]
+        for key, _ in t.inputs:
+            if key.startswith(_NODE):
+                out.setdefault((key[len(_NODE):], nid), {"dep": False, "child": False})["dep"] = True
+        for c in t.children:
+            out.setdefault((nid, c.id), {"dep": False, "child": False})["child"] = True
+    return dict(sorted(out.items()))
+
+
+def to_networkx(traces: Mapping[str, Trace]) -> Any:
+    """nx.DiGraph: node attrs type/decision/run_id, edge attrs dep/child (edges dep -> dependent)."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    for nid in sorted(traces):
+        t = traces[nid]
+        g.add_node(nid, type=t.type, decision=t.decision, run_id=t.run_id)
+    for (a, b), attrs in edges(traces).items():
+        g.add_edge(a, b, **attrs)
+    return g
+
+
+def dependents(traces: Mapping[str, Trace], node_id: str, *, include_children: bool = True) -> set[str]:
+    """Every node transitively downstream of `node_id` (excluding itself)."""
+    succ: dict[str, list[str]] = {}
+    for (a, b), attrs in edges(traces).items():
+        if attrs["dep"] or (include_children and attrs["child"]):
+            succ.setdefault(a, []).append(b)
+    seen: set[str] = set()
+    stack = [node_id]
+    while stack:
+        for n in succ.get(stack.pop(), ()):
+            if n not in seen and n != node_id:
+                seen.add(n)
+                stack.append(n)
+    return seen
+
+
+def _nodes(traces: Mapping[str, Trace]) -> list[tuple[str, str]]:
+    ids = set(traces)
+    for a, b in edges(traces):
+        ids.update((a, b))
+    return [(n, traces[n].type if n in traces else "") for n in sorted(ids)]
+
+
+def to_dot(traces: Mapping[str, Trace]) -> str:
+    """Graphviz DOT; child-only edges are dashed."""
+    def q(s: str) -> str:
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = ["digraph graph_cache {", "  rankdir=LR;", "  node [shape=box];"]
+    for nid, typ in _nodes(traces):
+        lines.append(f"  {q(nid)} [label={q(nid)}, type={q(typ)}];")
+    for (a, b), attrs in edges(traces).items():
+        style = "" if attrs["dep"] else " [style=dashed]"
+        lines.append(f"  {q(a)} -> {q(b)}{style};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def to_mermaid(traces: Mapping[str, Trace]) -> str:
+    """Mermaid flowchart; node ids are n0, n1, ... labelled with the real ids; child-only edges dotted."""
+    nodes = _nodes(traces)
+    index = {nid: f"n{i}" for i, (nid, _) in enumerate(nodes)}
+    lines = ["graph LR"]
+    for nid, _ in nodes:
+        label = nid.replace('"', "#quot;")
+        lines.append(f'  {index[nid]}["{label}"]')
+    for (a, b), attrs in edges(traces).items():
+        arrow = "-->" if attrs["dep"] else "-.->"
+        lines.append(f"  {index[a]} {arrow} {index[b]}")
+    return "\n".join(lines) + "\n"
+
+
+def to_json(traces: Mapping[str, Trace]) -> str:
+    """networkx node-link JSON (`links` key), readable with nx.node_link_graph(data, edges="links")."""
+    data = {
+        "directed": True,
+        "multigraph": False,
+        "graph": {},
+        "nodes": [{"id": nid, "type": typ} for nid, typ in _nodes(traces)],
+        "links": [{"source": a, "target": b, **attrs} for (a, b), attrs in edges(traces).items()],
+    }
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,146 @@
+"""Core value types of the engine: node specs, traces, decisions and reasons.
+
+Everything here is plain stdlib (dataclasses) so that the no-op path can use it without importing any
+heavy library. The engine never knows what a node *means*; it only knows its type, key, inputs and rule.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol, Sequence
+
+
+class Decision:
+    """How a node was counted in one build (exactly one per node)."""
+
+    HIT = "hit"  # reused without recomputation (includes dependents spared by a cutoff)
+    MISS = "miss"  # recomputed; output is new or changed
+    CUTOFF = "cutoff"  # recomputed; output fingerprint unchanged, dependents spared
+
+    ALL = (HIT, MISS, CUTOFF)
+
+
+class ReasonCode:
+    """Why a node was recomputed (documented set, shown by `explain`)."""
+
+    NEW = "new"  # no trace for this node
+    INPUT_CHANGED = "input-changed"  # a file input's content fingerprint changed (or it appeared/vanished)
+    DEPENDENCY_CHANGED = "dependency-changed"  # a node input's output fingerprint changed, or deps differ
+    VERSION_CHANGED = "version-changed"  # tool version, rule version or relevant config changed
+    STATE_RESET = "state-reset"  # persisted state was corrupt/old-schema and was discarded
+
+    ALL = (NEW, INPUT_CHANGED, DEPENDENCY_CHANGED, VERSION_CHANGED, STATE_RESET)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A recompute reason: a code, the file or node that changed, and old/new fingerprints."""
+
+    code: str
+    detail: str = ""
+    old: str | None = None
+    new: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "detail": self.detail}
+        if self.old is not None or self.new is not None:
+            out["old"], out["new"] = self.old, self.new
+        return out
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """What a node is: a stable id `<type>:<key>`, its file inputs and its node inputs (deps).
+
+    `files` are root-relative POSIX paths the node reads; `deps` are ids of nodes whose outputs it reads.
+    """
+
+    id: str
+    type: str
+    files: tuple[str, ...] = ()
+    deps: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return self.id.split(":", 1)[1] if ":" in self.id else self.id
+
+
+def file_input(path: str) -> str:
+    """Trace key of a file input."""
+    return "file:" + path
+
+
+def node_input(node_id: str) -> str:
+    """Trace key of a node input."""
+    return "node:" + node_id
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Verifying trace of one node: what it saw at its last computation.
+
+    `inputs` maps input keys (`file:<path>` / `node:<id>`) to fingerprints; `version` is the node's
+    version key (tool version + rule version + relevant config); `children` are the nodes this node
+    generated (dynamic dependencies), so a hit can expand without loading its output.
+    """
+
+    node_id: str
+    type: str
+    version: str
+    inputs: tuple[tuple[str, str], ...]
+    output_fp: str
+    children: tuple[NodeSpec, ...] = ()
+    decision: str = Decision.MISS  # decision/reason of the last *computation* of the node
+    reason: Reason | None = None
+    built_at: float = 0.0
+    run_id: int = 0  # the build that last computed this node (hits keep the older run id)
+
+
+class ComputeContext(Protocol):
+    """What a rule's compute function may use: its declared inputs, nothing else."""
+
+    def read_file(self, path: str) -> bytes:  # raises OSError like the filesystem does
+        ...
+
+    def output_of(self, node_id: str) -> Any:  # output of a declared dep (lazy-loaded on hits)
+        ...
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How to compute one node type.
+
+    `compute(spec, ctx)` returns a JSON-serialisable value; `children(spec, output)` returns the nodes
+    this node generates (default none); `version` must change whenever the code or template behind the
+    node type changes output.
+    """
+
+    type: str
+    version: str
+    compute: Callable[[NodeSpec, ComputeContext], Any]
+    children: Callable[[NodeSpec, Any], Sequence[NodeSpec]] | None = None
+
+
+@dataclass
+class BuildCounts:
+    """Per-build counts derived from decision events: every node exactly once."""
+
+    by_type: dict[str, dict[str, int]] = field(default_factory=dict)
+    recomputed: list[str] = field(default_factory=list)
+
+    @property
+    def nodes_total(self) -> int:
+        return sum(sum(c.values()) for c in self.by_type.values())
+
+    def total(self, decision: str) -> int:
+        return sum(c.get(decision, 0) for c in self.by_type.values())
+
+
+RuleSet = Mapping[str, Rule]
+
+
+def last_decision(trace: Trace, last_run_id: int) -> tuple[str, Reason | None]:
+    """Decision of a node in run `last_run_id` (the latest committed build): traces are rewritten only
+    when a node is recomputed, so a trace from an older run means the node was a hit in that build."""
+    if trace.run_id == last_run_id:
+        return trace.decision, trace.reason
+    return Decision.HIT, None

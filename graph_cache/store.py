@@ -1,0 +1,290 @@
+"""Persistent state: one SQLite file `<state_dir>/state.db` (rollback journal, never WAL).
+
+Tables: meta(key, value); files(path, mtime_ns, size, ino, digest); traces(node_id, type, version,
+inputs, output_fp, children, decision, reason, built_at, run_id); outputs(node_id, data);
+blobs(key, data); runs(run_id, record). `PRAGMA user_version` and meta.schema carry SCHEMA_VERSION.
+Trace blobs are marshal (see store_db.py); outputs are canonical JSON bytes; run records are JSON text.
+A corrupt or foreign-schema file yields one warning and a fresh state (replaced atomically); write
+failures raise StateDirError and leave the previous state intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from typing import Any, Iterable, Mapping
+
+from .errors import GraphCacheError, StateDirError
+from .fingerprint import FileRecord
+from .fs import StatSig
+from .model import Trace
+from .store_db import (DB_NAME, MAGIC, SCHEMA_VERSION, connect, create_atomically, decode_trace,  # noqa: F401
+                       encode_trace, init_schema)
+
+
+class _Discard(Exception):
+    """The existing state cannot be used; the message says why."""
+
+
+class Store:
+    """Open with `Store.open(state_dir)` (or `Store.memory()` in tests); see the module docstring."""
+
+    def __init__(self, conn: sqlite3.Connection, state_dir: str, read_only: bool,
+                 files: dict[str, FileRecord], traces: dict[str, Trace], meta: dict[str, str],
+                 reset_warning: str | None = None) -> None:
+        self._conn = conn
+        self.state_dir = state_dir
+        self.read_only = read_only
+        self._files = files
+        self._traces = traces
+        self._meta = meta
+        self.reset_warning = reset_warning  # set when the previous state was discarded at open
+        self.reset_pending = reset_warning is not None  # cleared by the first successful commit
+
+    # -- opening ----------------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, state_dir: str | os.PathLike[str], *, read_only: bool = False) -> tuple[Store, str | None]:
+        """Open (creating if needed) the state in `state_dir`. Returns (store, warning or None).
+
+        read_only never writes anything: a missing db gives an empty in-memory view, an unusable one an
+        empty view plus the warning. Raises StateDirError if a writable state cannot be set up.
+        """
+        state_dir = os.fspath(state_dir)
+        path = os.path.join(state_dir, DB_NAME)
+        if read_only:
+            if not os.path.exists(path):
+                return cls.memory(state_dir=state_dir, read_only=True), None
+            try:
+                return cls._load(path, state_dir, read_only=True), None
+            except _Discard as e:
+                warning = _warning(state_dir, str(e))
+                return cls.memory(state_dir=state_dir, read_only=True, reset_warning=warning), warning
+        try:
+            os.makedirs(state_dir, exist_ok=True)
+        except OSError as e:
+            raise _dir_error(state_dir, e) from e
+        warning = None
+        if os.path.exists(path):
+            try:
+                return cls._load(path, state_dir, read_only=False), None
+            except _Discard as e:
+                warning = _warning(state_dir, str(e))
+        try:
+            create_atomically(path, state_dir)
+        except (OSError, sqlite3.Error) as e:
+            raise _dir_error(state_dir, e) from e
+        try:
+            store = cls._load(path, state_dir, read_only=False)
+        except _Discard as e:  # pragma: no cover - a file we just created
+            raise StateDirError(f"cannot initialise state in {state_dir}: {e}") from None
+        store.reset_warning = warning
+        store.reset_pending = warning is not None
+        return store, warning
+
+    @classmethod
+    def memory(cls, *, state_dir: str = ":memory:", read_only: bool = False,
+               reset_warning: str | None = None) -> Store:
+        """An empty store backed by an in-memory SQLite database (tests, empty read-only views)."""
+        conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        init_schema(conn)
+        meta = dict(conn.execute("SELECT key, value FROM meta"))
+        return cls(conn, state_dir, read_only, {}, {}, meta, reset_warning)
+
+    @classmethod
+    def _load(cls, path: str, state_dir: str, *, read_only: bool) -> Store:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(len(MAGIC))
+        except OSError as e:
+            if read_only:
+                raise _Discard(f"cannot read {DB_NAME}: {e.strerror or e}") from None
+            raise _dir_error(state_dir, e) from e
+        if not head:
+            raise _Discard(f"{DB_NAME} is empty (zero length)")
+        if head != MAGIC:
+            raise _Discard(f"{DB_NAME} is not an SQLite database")
+        conn = None
+        try:
+            conn = connect(path, read_only)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                age = "older" if version < SCHEMA_VERSION else "newer"
+                raise _Discard(f"{DB_NAME} has {age} schema {version}, expected {SCHEMA_VERSION}")
+            check = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise _Discard(f"{DB_NAME} is corrupt: {check}")
+            conn.execute("BEGIN")  # one read transaction: a consistent snapshot
+            meta = dict(conn.execute("SELECT key, value FROM meta"))
+            if meta.get("schema") != str(SCHEMA_VERSION):
+                raise _Discard(f"{DB_NAME} has schema {meta.get('schema')!r}, expected {SCHEMA_VERSION}")
+            files = {p: FileRecord(StatSig(int(m), int(s), int(i)), str(d))
+                     for p, m, s, i, d in conn.execute("SELECT path, mtime_ns, size, ino, digest FROM files")}
+            traces = {}
+            for row in conn.execute("SELECT node_id, type, version, inputs, output_fp, children, decision,"
+                                    " reason, built_at, run_id FROM traces"):
+                t = decode_trace(row)
+                traces[t.node_id] = t
+            int(meta.get("last_run_id", "0"))
+            conn.execute("COMMIT")
+        except _Discard:
+            if conn is not None:
+                conn.close()
+            raise
+        except sqlite3.OperationalError as e:
+            if conn is not None:
+                conn.close()
+            if read_only:
+                raise _Discard(f"{DB_NAME} cannot be read: {e}") from None
+            if _is_corruption(e):
+                raise _Discard(f"{DB_NAME} is corrupt: {e}") from None
+            raise _dir_error(state_dir, e) from e
+        except (sqlite3.DatabaseError, ValueError, TypeError, EOFError, KeyError) as e:
+            if conn is not None:
+                conn.close()
+            raise _Discard(f"{DB_NAME} is corrupt: {e}") from None
+        return cls(conn, state_dir, read_only, files, traces, meta)
+
+    # -- reading ----------------------------------------------------------------------------------------
+    def files(self) -> dict[str, FileRecord]:
+        return dict(self._files)
+
+    def traces(self) -> dict[str, Trace]:
+        return dict(self._traces)
+
+    @property
+    def last_run_id(self) -> int:
+        return int(self._meta.get("last_run_id", "0"))
+
+    def meta(self, key: str) -> str | None:
+        return self._meta.get(key)
+
+    def load_output(self, node_id: str) -> bytes | None:
+        """Stored output bytes of a node (canonical JSON), or None if absent or unreadable."""
+        try:
+            row = self._conn.execute("SELECT data FROM outputs WHERE node_id = ?", (node_id,)).fetchone()
+        except sqlite3.DatabaseError:
+            return None
+        return None if row is None else bytes(row[0])
+
+    def get_blob(self, key: str) -> bytes | None:
+        try:
+            row = self._conn.execute("SELECT data FROM blobs WHERE key = ?", (key,)).fetchone()
+        except sqlite3.DatabaseError:
+            return None
+        return None if row is None else bytes(row[0])
+
+    def runs(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Run records, newest first; each has its "run_id"."""
+        sql = "SELECT run_id, record FROM runs ORDER BY run_id DESC"
+        rows = self._conn.execute(sql + (" LIMIT ?" if limit is not None else ""),
+                                  (() if limit is None else (limit,))).fetchall()
+        out = []
+        for run_id, record in rows:
+            try:
+                rec = json.loads(record)
+            except ValueError:
+                continue
+            if isinstance(rec, dict):
+                rec["run_id"] = run_id
+                out.append(rec)
+        return out
+
+    # -- writing ----------------------------------------------------------------------------------------
+    def commit(self, *, files: Mapping[str, FileRecord] = {}, traces: Mapping[str, Trace] = {},
+               outputs: Mapping[str, bytes] = {}, removed_nodes: Iterable[str] = (),
+               removed_files: Iterable[str] = (), blobs: Mapping[str, bytes] = {},
+               run_id: int | None = None) -> None:
+        """Apply one build's changes in ONE transaction (all or nothing). `files`/`traces`/`outputs`/
+        `blobs` are upserts; removed nodes lose their trace and output. `run_id` becomes last_run_id."""
+        removed_nodes, removed_files = sorted(removed_nodes), sorted(removed_files)
+
+        def write(c: sqlite3.Connection) -> None:
+            c.executemany("DELETE FROM traces WHERE node_id = ?", [(n,) for n in removed_nodes])
+            c.executemany("DELETE FROM outputs WHERE node_id = ?", [(n,) for n in removed_nodes])
+            c.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in removed_files])
+            c.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
+                          [(p, r.stat.mtime_ns, r.stat.size, r.stat.ino, r.digest) for p, r in files.items()])
+            c.executemany("INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          [encode_trace(t) for t in traces.values()])
+            c.executemany("INSERT OR REPLACE INTO outputs VALUES (?, ?)", list(outputs.items()))
+            c.executemany("INSERT OR REPLACE INTO blobs VALUES (?, ?)", list(blobs.items()))
+            if run_id is not None:
+                c.execute("INSERT OR REPLACE INTO meta VALUES ('last_run_id', ?)", (str(run_id),))
+
+        self._transaction(write)
+        for n in removed_nodes:
+            self._traces.pop(n, None)
+        for p in removed_files:
+            self._files.pop(p, None)
+        self._files.update(files)
+        self._traces.update(traces)
+        if run_id is not None:
+            self._meta["last_run_id"] = str(run_id)
+        self.reset_pending = False
+
+    def put_blob(self, key: str, data: bytes) -> None:
+        self._transaction(lambda c: c.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)", (key, data)))
+
+    def append_run(self, record: Mapping[str, Any], keep: int = 50) -> int:
+        """Store a JSON run record (its "run_id" if given, else the next id); keep the newest `keep`."""
+        rec = dict(record)
+        result: list[int] = []
+
+        def write(c: sqlite3.Connection) -> None:
+            run_id = rec.pop("run_id", None)
+            if run_id is None:
+                run_id = (c.execute("SELECT MAX(run_id) FROM runs").fetchone()[0] or 0) + 1
+            c.execute("INSERT OR REPLACE INTO runs VALUES (?, ?)", (int(run_id), json.dumps(rec, sort_keys=True)))
+            c.execute("DELETE FROM runs WHERE run_id NOT IN (SELECT run_id FROM runs ORDER BY run_id DESC LIMIT ?)",
+                      (max(keep, 1),))
+            result.append(int(run_id))
+
+        self._transaction(write)
+        return result[0]
+
+    def next_run_id(self) -> int:
+        """Id for the next build: above both last_run_id and every stored run record."""
+        top = self._conn.execute("SELECT MAX(run_id) FROM runs").fetchone()[0] or 0
+        return max(self.last_run_id, top) + 1
+
+    def _transaction(self, fn: Any) -> None:
+        if self.read_only:
+            raise GraphCacheError(f"state in {self.state_dir} is open read-only")
+        c = self._conn
+        try:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                fn(c)
+                c.execute("COMMIT")
+            except BaseException:
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as e:
+            raise _dir_error(self.state_dir, e) from e
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _is_corruption(e: sqlite3.Error) -> bool:
+    code = getattr(e, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+    msg = str(e)
+    return "malformed" in msg or "not a database" in msg
+
+
+def _warning(state_dir: str, why: str) -> str:
+    return f"discarded unusable build state in {state_dir} ({why}); rebuilding everything"
+
+
+def _dir_error(state_dir: str, e: BaseException) -> StateDirError:
+    detail = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+    return StateDirError(f"cannot write build state in {state_dir}: {detail}")

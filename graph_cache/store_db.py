@@ -1,0 +1,103 @@
+"""Low-level SQLite helpers of the store: schema, connections, atomic creation, trace codec.
+
+Trace blobs are `marshal` (format 4) of plain tuples: inputs = ((key, fp), ...), children =
+((id, type, files, deps), ...), reason = (code, detail, old, new) or NULL.
+"""
+from __future__ import annotations
+
+import marshal
+import os
+import sqlite3
+import time
+from typing import Any
+from urllib.parse import quote
+
+from .model import NodeSpec, Reason, Trace
+
+SCHEMA_VERSION = 1
+DB_NAME = "state.db"
+MAGIC = b"SQLite format 3\x00"
+_SCHEMA = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE files(path TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL,
+                   ino INTEGER NOT NULL, digest TEXT NOT NULL);
+CREATE TABLE traces(node_id TEXT PRIMARY KEY, type TEXT NOT NULL, version TEXT NOT NULL,
+                    inputs BLOB NOT NULL, output_fp TEXT NOT NULL, children BLOB NOT NULL,
+                    decision TEXT NOT NULL, reason BLOB, built_at REAL NOT NULL, run_id INTEGER NOT NULL);
+CREATE TABLE outputs(node_id TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE blobs(key TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE runs(run_id INTEGER PRIMARY KEY, record TEXT NOT NULL);
+"""
+
+
+# -- trace (de)serialisation --------------------------------------------------------------------------
+def encode_trace(t: Trace) -> tuple[Any, ...]:
+    children = tuple((c.id, c.type, tuple(c.files), tuple(c.deps)) for c in t.children)
+    reason = None if t.reason is None else marshal.dumps(
+        (t.reason.code, t.reason.detail, t.reason.old, t.reason.new))
+    return (t.node_id, t.type, t.version, marshal.dumps(tuple(t.inputs)), t.output_fp,
+            marshal.dumps(children), t.decision, reason, t.built_at, t.run_id)
+
+
+def decode_trace(row: tuple[Any, ...]) -> Trace:
+    node_id, type_, version, inputs, output_fp, children, decision, reason, built_at, run_id = row
+    ins = tuple((str(k), str(v)) for k, v in marshal.loads(inputs))
+    kids = tuple(NodeSpec(str(i), str(ty), tuple(map(str, f)), tuple(map(str, d)))
+                 for i, ty, f, d in marshal.loads(children))
+    r = None if reason is None else Reason(*marshal.loads(reason))
+    if not isinstance(output_fp, str) or not isinstance(version, str):
+        raise TypeError("bad trace row")
+    return Trace(node_id, type_, version, ins, output_fp, kids, decision, r, float(built_at), int(run_id))
+
+
+def connect(path: str, read_only: bool) -> sqlite3.Connection:
+    if read_only:
+        conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=30, isolation_level=None,
+                               check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=DELETE")
+        conn.execute("PRAGMA synchronous=FULL")
+    return conn
+
+
+def init_schema(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN")
+    for stmt in _SCHEMA.split(";"):
+        if stmt.strip():
+            conn.execute(stmt)
+    conn.execute("INSERT INTO meta VALUES ('schema', ?), ('created_at', ?), ('last_run_id', '0')",
+                 (str(SCHEMA_VERSION), repr(time.time())))
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    conn.execute("COMMIT")
+
+
+def create_atomically(path: str, state_dir: str) -> None:
+    """Create an initialised db next to `path` and move it over `path` (and its stale journal)."""
+    tmp = f"{path}.{os.getpid()}.new"
+    try:
+        for leftover in (tmp, tmp + "-journal"):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=DELETE")
+            init_schema(conn)
+        finally:
+            conn.close()
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        if os.path.exists(path + "-journal"):  # a journal of the discarded file must not touch the new one
+            os.remove(path + "-journal")
+        os.replace(tmp, path)
+        dfd = os.open(state_dir, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except BaseException:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,106 @@
+"""Build artifacts on disk: per-plan `status.json` and `next.md`, `summary.md`, `graph.json`.
+
+Written to `.promptgen/artifacts/` (or `--out DIR`); a file is rewritten only when its content
+changed, and artifacts of plans that disappeared are removed. Nothing is written outside that folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from promptgen.config import Config
+
+
+def artifacts_dir(cfg: Config, out_dir: str | None) -> str:
+    base = out_dir if out_dir is not None else cfg.artifacts_dir
+    return base if os.path.isabs(base) else os.path.normpath(os.path.join(cfg.root if out_dir is None else os.getcwd(), base))
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+
+
+def write_if_changed(path: str, text: str) -> bool:
+    """Write `text` atomically unless the file already holds exactly it; True when written."""
+    data = text.encode("utf-8")
+    try:
+        with open(path, "rb") as fh:
+            if fh.read() == data:
+                return False
+    except OSError:
+        pass
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+    return True
+
+
+def desired(result, collected) -> dict[str, str]:
+    """Relative artifact path -> content, from this build's outputs."""
+    from promptgen.report import plan_entry
+
+    files: dict[str, str] = {}
+    for status in collected.statuses:
+        entry = plan_entry(status)
+        feature = entry["name"]
+        plan_diags = [d for d in collected.diagnostics if d["path"] == entry["path"]
+                      or d["path"].startswith(entry["plan_dir"] + "/")]
+        files[f"plans/{feature}/status.json"] = _dumps({**entry, "diagnostics": plan_diags})
+        nxt = result.output("next:" + feature)
+        files[f"plans/{feature}/next.md"] = nxt["text"].rstrip("\n") + "\n"
+    summary = result.output("summary:workspace")
+    files["summary.md"] = summary["markdown"].rstrip("\n") + "\n\n" + diagnostics_markdown(collected.diagnostics)
+    files["summary.json"] = _dumps({"plans": summary["rows"], "diagnostics": collected.diagnostics})
+    files["graph.json"] = _dumps(graph_document(result))
+    return files
+
+
+def graph_document(result) -> dict:
+    """Nodes and edges of the build graph (node-link style); stable while the graph is."""
+    nodes, edges = [], []
+    for node_id in sorted(result.traces):
+        trace = result.traces[node_id]
+        nodes.append({"id": node_id, "type": trace.type})
+        for key, _fp in trace.inputs:
+            if key.startswith("node:"):
+                edges.append({"source": key[5:], "target": node_id})
+    return {"directed": True, "nodes": nodes, "edges": edges}
+
+
+def write_all(cfg: Config, out_dir: str | None, result, collected, store) -> list[str]:
+    """Write changed artifacts, prune stale ones; return the relative paths written."""
+    base = artifacts_dir(cfg, out_dir)
+    files = desired(result, collected)
+    written = [rel for rel, text in sorted(files.items()) if write_if_changed(os.path.join(base, rel), text)]
+    plans_dir = os.path.join(base, "plans")
+    if os.path.isdir(plans_dir):
+        live = {rel.split("/")[1] for rel in files if rel.startswith("plans/")}
+        for name in os.listdir(plans_dir):
+            if name not in live:
+                _remove_tree(os.path.join(plans_dir, name))
+    return written
+
+
+def _remove_tree(path: str) -> None:
+    import shutil
+
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def diagnostics_markdown(diags: list[dict]) -> str:
+    errors = sum(1 for d in diags if d["severity"] == "error")
+    warnings = sum(1 for d in diags if d["severity"] == "warning")
+    lines = ["## Diagnostics", "", f"{errors} error(s), {warnings} warning(s)", ""]
+    for d in diags:
+        if d["severity"] in ("error", "warning"):
+            where = d["path"] + (f":{d['line']}" if d["line"] else "")
+            lines.append(f"- {d['severity']} `{d['code']}` `{where}`: {d['message']}")
+    return "\n".join(lines) + "\n"

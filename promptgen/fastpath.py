@@ -1,0 +1,167 @@
+"""The no-op fast path: answer `build`, `status` and `check` from the manifest when nothing changed.
+
+Standard library + xxhash only. It proves "nothing changed" by comparing the workspace's candidate
+files (a stat-walk) with the manifest of the last successful build: same configuration bytes, same
+tool and template versions, same set of files, and for every file either the same stat or (stat
+changed, content not) the same xxh3 digest. Anything else -- an unknown option, a missing or stale
+manifest -- returns None and the caller runs the full CLI, which builds incrementally.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from promptgen import __version__
+
+FAST_COMMANDS = ("build", "status", "check")
+MANIFEST = "manifest.bin"
+
+
+def parse_args(argv: list[str]) -> dict | None:
+    """A strict subset of the CLI grammar; None when the full CLI must handle the arguments."""
+    if not argv or argv[0] not in FAST_COMMANDS:
+        return None
+    opts: dict = {"command": argv[0], "root": None, "json": False, "plan": None}
+    rest = argv[1:]
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg == "--json":
+            opts["json"] = True
+        elif arg == "--root" and i + 1 < len(rest):
+            opts["root"] = rest[i + 1]
+            i += 1
+        elif arg.startswith("--root="):
+            opts["root"] = arg[len("--root="):]
+        elif opts["command"] == "status" and not arg.startswith("-") and opts["plan"] is None:
+            opts["plan"] = arg
+        else:
+            return None
+        i += 1
+    if opts["command"] == "check" and not opts["json"]:
+        opts["format"] = "text"
+    return opts
+
+
+def global_key(root: str) -> str:
+    """Digest of everything besides the documents that decides the results (config, tool, templates)."""
+    import xxhash
+
+    from promptgen.config import config_bytes
+
+    h = xxhash.xxh3_128()
+    h.update(__version__.encode() + b"\0")
+    h.update(config_bytes(root))
+    tdir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+    try:
+        names = sorted(n for n in os.listdir(tdir) if n.endswith(".md"))
+    except OSError:
+        names = []
+    for name in names:
+        st = os.stat(os.path.join(tdir, name))
+        h.update(f"{name}:{st.st_mtime_ns}:{st.st_size}\0".encode())
+    return h.hexdigest()
+
+
+def try_run(argv: list[str]) -> int | None:
+    """Serve the command from the manifest, or return None to fall back to the full CLI."""
+    started = time.perf_counter()
+    opts = parse_args(argv)
+    if opts is None:
+        return None
+    try:
+        return _serve(opts, started)
+    except Exception:  # the fast path must never fail a run: the full path decides
+        return None
+
+
+def _serve(opts: dict, started: float) -> int | None:
+    from promptgen.config import STATE_DIR, find_root
+
+    if opts["root"] is not None and not os.path.isdir(opts["root"]):
+        return None
+    root = find_root(opts["root"])
+    state_dir = os.path.join(root, STATE_DIR)
+    from graph_cache.manifest import Manifest, quick_check
+
+    manifest = Manifest.load(os.path.join(state_dir, MANIFEST))
+    if manifest is None:
+        return None
+    key = global_key(root)
+    payload = manifest.payload
+    if not isinstance(payload, dict) or payload.get("global_key") != key:
+        return None
+    from graph_cache.fs import RealFileSystem
+    from promptgen.discover import scan
+
+    fs = RealFileSystem(os.path.join(root, payload["workspace"]))
+    current = scan(fs)
+    result = quick_check(fs, manifest, current, manifest.global_key)
+    if not result.unchanged:
+        return None
+    if result.touched:
+        _refresh_stats(state_dir, manifest, result.touched)
+    code = _print(opts, manifest, payload, time.perf_counter() - started)
+    if code is not None:
+        _record(state_dir, manifest, time.perf_counter() - started)
+    return code
+
+
+def _record(state_dir: str, manifest, elapsed: float) -> None:
+    """Append this no-op run to the history (all hits), best effort."""
+    try:
+        from promptgen import history
+
+        by_type = {t: {"hit": n, "miss": 0, "cutoff": 0} for t, n in manifest.counts_by_type.items()}
+        history.append_line(state_dir, history.record(by_type, elapsed, {}, __version__, fast=True))
+    except OSError:
+        pass
+
+
+def _refresh_stats(state_dir: str, manifest, touched: dict) -> None:
+    """Remember the new stats of touched files so the next run needs no hashing (best effort)."""
+    try:
+        from graph_cache.lock import StateLock
+
+        with StateLock(state_dir, timeout=0):
+            manifest.files.update({p: (r.stat.mtime_ns, r.stat.size, r.stat.ino, r.digest)
+                                   for p, r in touched.items()})
+            manifest.save(os.path.join(state_dir, MANIFEST))
+    except Exception:
+        pass  # another run holds the lock or the directory is read-only: the next run re-hashes
+
+
+def _print(opts: dict, manifest, payload: dict, elapsed: float) -> int:
+    out = sys.stdout
+    command = opts["command"]
+    if command == "build":
+        from promptgen import buildreport
+
+        by_type = {t: {"hit": n, "miss": 0, "cutoff": 0} for t, n in manifest.counts_by_type.items()}
+        if opts["json"]:
+            out.write(buildreport.build_json(by_type, [], payload["diagnostics_json"], elapsed) + "\n")
+        else:
+            out.write(buildreport.build_table(by_type, payload["diag_summary"], elapsed) + "\n")
+        return 0
+    if command == "status":
+        if not opts["json"]:
+            return None  # type: ignore[return-value]  # rich tables live in the full CLI
+        plan = opts["plan"]
+        if plan is None:
+            out.write(payload["status_json"] + "\n")
+            return 0
+        one = payload["status_by_plan"].get(plan)
+        if one is None:
+            return None  # type: ignore[return-value]  # aliases and errors: full CLI
+        out.write(one + "\n")
+        return 0
+    if command == "check":
+        if opts["json"]:
+            out.write(payload["check_json"] + "\n")
+        else:
+            text = payload["check_text"]
+            if text:
+                out.write(text + "\n")
+        return int(payload["check_exit"])
+    return None  # type: ignore[return-value]

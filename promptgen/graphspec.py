@@ -1,0 +1,47 @@
+"""Root node specs of a build, from discovery: document nodes, per-plan models and statuses, templates."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from graph_cache.model import NodeSpec
+from promptgen.pipeline import SUMMARY_ID, doc_id, plan_param
+from promptgen.results import PlanInfo
+
+NODE_KIND = {"plan": "plan", "subplan": "subplan", "execution": "execution", "feedback": "feedback",
+             "parallel": "parallel"}
+
+
+@dataclass
+class GraphSpec:
+    specs: list[NodeSpec] = field(default_factory=list)
+    plan_infos: dict[str, PlanInfo] = field(default_factory=dict)
+    doc_fields: dict[str, tuple[str, dict]] = field(default_factory=dict)  # node id -> (parse kind, fields)
+    stats: dict = field(default_factory=dict)  # path -> StatSig of every scanned candidate file
+
+
+def root_specs(disc) -> GraphSpec:
+    """Every root node of the build; prompt nodes are generated later by `status:` nodes."""
+    from promptgen.prompts import TEMPLATE_NAMES
+
+    out = GraphSpec(stats=dict(disc.files))
+    seen_docs: set[str] = set()
+    statuses = []
+    for entry in disc.plans:
+        info = PlanInfo(**entry.info())
+        out.plan_infos[entry.name] = info
+        deps = []
+        for ref in entry.documents():
+            node = doc_id(NODE_KIND[ref.kind], ref.path)
+            deps.append(node)
+            if node not in seen_docs:
+                seen_docs.add(node)
+                out.specs.append(NodeSpec(node, NODE_KIND[ref.kind], files=(ref.path,)))
+                out.doc_fields[node] = ref.parse_args(entry.name)
+        out.specs.append(NodeSpec("model:" + entry.name, "model", deps=tuple(deps),
+                                  params=(("layout", plan_param(info)),)))
+        status = "status:" + entry.name
+        out.specs.append(NodeSpec(status, "status", deps=("model:" + entry.name,)))
+        statuses.append(status)
+    out.specs.extend(NodeSpec("template:" + name, "template") for name in TEMPLATE_NAMES)
+    out.specs.append(NodeSpec(SUMMARY_ID, "summary", deps=tuple(statuses)))
+    return out

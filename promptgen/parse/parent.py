@@ -1,0 +1,62 @@
+"""R-PARENT: the header cross-check of a SUBPLAN's PLAN and an EXECUTION_TASK's SUBPLAN reference."""
+from __future__ import annotations
+
+import re
+from promptgen.documents import Diagnostic, HeaderField
+
+from .common import diag
+from .text import Markdown
+
+SUBPLAN_PARENT_FIELDS = ("mother plan", "parent plan", "plan")
+EXECUTION_PARENT_FIELDS = ("subplan", "parent subplan")
+
+_LINK = re.compile(r"!?\[([^\]]*)\]\(([^)]*)\)")
+_AUTOLINK = re.compile(r"<([^<>\s]+)>")
+MAX_VALUE = 4096  # longer header values are cut before matching (keeps every regex linear)
+
+
+def clean_reference(value: str) -> str:
+    """Remove `\\`, back-ticks, link syntax (text and target are kept), bold markers, trailing parentheticals."""
+    s = value[:MAX_VALUE].replace("\\", "").replace("`", "")
+    if "](" in s:
+        s = _LINK.sub(r"\1 \2", s)
+    if "<" in s:
+        s = _AUTOLINK.sub(r"\1", s)
+    s = s.replace("**", "").strip()
+    for _ in range(8):  # repeated trailing parentheticals; bounded on purpose
+        s = s.rstrip()
+        k = s.rfind("(")
+        if not s.endswith(")") or k <= 0 or ")" in s[k + 1:-1]:
+            break
+        s = s[:k]
+    return s.strip().strip("\"'").strip()
+
+
+def _check(path: str, fields: list[HeaderField], wanted: str, accept, what: str) -> list[Diagnostic]:
+    """`missing-parent` without a field; `unknown-parent` when no field is accepted."""
+    if not fields:
+        return [diag("missing-parent", "warning", path, f"no {what} field in the header (R-PARENT)")]
+    cleaned = [(f, clean_reference(f.value)) for f in fields]
+    if any(accept(v) for _, v in cleaned):
+        return []
+    f, v = cleaned[0]
+    return [diag("unknown-parent", "warning", path,
+                 f"header field '{f.name}' names {v!r}, expected {wanted} (R-PARENT)",
+                 line=f.line, detail=f"names {v}")]
+
+
+def subplan_parent(md: Markdown, path: str, feature: str) -> list[Diagnostic]:
+    """SUBPLAN: a `Mother Plan` / `Parent PLAN` / `PLAN` (or `Plan`) value contains `PLAN_<F>.md` or equals F."""
+    fields = [f for f in md.header_fields() if f.name.casefold() in SUBPLAN_PARENT_FIELDS]
+    pattern = re.compile(rf"(?<![A-Za-z0-9_-])PLAN_{re.escape(feature)}\.md")
+    return _check(path, fields, f"PLAN_{feature}.md or {feature}",
+                  lambda v: v == feature or pattern.search(v) is not None, "Mother Plan / Parent PLAN / PLAN")
+
+
+def execution_parent(md: Markdown, path: str, feature: str, code: str) -> list[Diagnostic]:
+    """EXECUTION_TASK: a `Subplan` / `SUBPLAN` / `Parent SUBPLAN` value contains `SUBPLAN_<F>_<NN>` (no digit after)."""
+    fields = [f for f in md.header_fields() if f.name.casefold() in EXECUTION_PARENT_FIELDS]
+    pattern = re.compile(rf"(?<![A-Za-z0-9])SUBPLAN_{re.escape(feature)}_{re.escape(code)}(?!\d)")
+    return _check(path, fields, f"SUBPLAN_{feature}_{code}",
+                  lambda v: pattern.search(v) is not None, "Subplan / SUBPLAN / Parent SUBPLAN")
+

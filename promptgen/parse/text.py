@@ -1,0 +1,249 @@
+"""Bytes to text (reading rules of section 10) and the small Markdown model the parsers share.
+
+`decode` strips a UTF-8 BOM, falls back to cp1252 (undefined bytes replaced, warning `encoding`) and
+normalises CRLF / CR to LF; NUL bytes are kept as ordinary characters. `Markdown` splits the text into
+lines once and knows which lines are inside fenced code blocks, where the ATX headings are, the header
+fields (`**Field**: value` before the first `##` heading, at most 40 lines) and the sections.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Callable, NamedTuple, Optional
+
+from promptgen.documents import Diagnostic, HeaderField
+
+BOM = b"\xef\xbb\xbf"
+HEADER_MAX_LINES = 40
+
+_FENCE = re.compile(r"[ \t]*(`{3,}|~{3,})(.*)")
+_HEADING = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*))?$")
+_FIELD = re.compile(
+    r"[ \t]*(?:[-*+][ \t]+)?\*\*(?P<name>[^*\n:][^*\n]{0,79}?)(?:\*\*[ \t]*:|[ \t]*:[ \t]*\*\*)[ \t]*(?P<value>.*)")
+_WS = re.compile(r"\s+")
+_DROP_CATEGORIES = frozenset({"So", "Sk", "Sm", "Sc", "Cf", "Me", "Co", "Cs", "Cn"})
+_DROP_CHARS = frozenset("*\ufe0e\ufe0f\u200d")
+
+
+# ---------------------------------------------------------------------------------------------- bytes
+
+def decode(data: bytes, path: str) -> tuple[str, list[Diagnostic]]:
+    """Decode document bytes: BOM stripped, UTF-8 or cp1252 fallback (warning `encoding`), LF line ends."""
+    diags: list[Diagnostic] = []
+    if data.startswith(BOM):
+        data = data[len(BOM):]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        text = data.decode("cp1252", errors="replace")
+        diags.append(Diagnostic(
+            code="encoding", severity="warning", path=path, line=line,
+            message=f"not valid UTF-8 (first bad byte at offset {exc.start}, line {line}); "
+                    "decoded as cp1252 with undefined bytes replaced"))
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text, diags
+
+
+def too_large(data: bytes, path: str, size_cap: int) -> Optional[Diagnostic]:
+    """Warning `too-large` when the document exceeds `size_cap` bytes (R-READ-SIZE), else None."""
+    if len(data) <= size_cap:
+        return None
+    return Diagnostic(code="too-large", severity="warning", path=path,
+                      message=f"document is {len(data)} bytes, over the size cap of {size_cap} bytes; not parsed")
+
+
+def is_blank(text: str) -> bool:
+    """True for an empty document (no characters, or only white space)."""
+    return not text or text.isspace()
+
+
+def empty_file(path: str) -> Diagnostic:
+    return Diagnostic(code="empty-file", severity="warning", path=path,
+                      message="the file is empty (0 bytes or only white space)")
+
+
+# ------------------------------------------------------------------------------------------- headings
+
+def norm_heading(text: str) -> str:
+    """Heading text for comparisons: emoji / symbols / `*` removed, case-folded, white space collapsed."""
+    return _norm_cached(text) if len(text) <= 200 else _norm(text)
+
+
+def _norm(text: str) -> str:
+    if text.isascii():
+        kept = text.translate(_ASCII_DROP)
+    else:
+        kept = "".join(c for c in text if c not in _DROP_CHARS and unicodedata.category(c) not in _DROP_CATEGORIES)
+    return _WS.sub(" ", kept).strip().casefold()
+
+
+_norm_cached = lru_cache(maxsize=4096)(_norm)
+_ASCII_DROP = {ord(c): None for c in "*`^|~<>=+$"}
+
+
+def parse_heading(line: str) -> Optional[tuple[int, str]]:
+    """`(level, text)` of an ATX heading line (`#`..`######`), else None. Fences are not considered."""
+    if "#" not in line[:4]:
+        return None
+    m = _HEADING.match(line.rstrip())
+    if m is None:
+        return None
+    text = (m.group(2) or "").strip()
+    if text.endswith("#"):  # optional closing sequence: ` ###`
+        bare = text.rstrip("#")
+        if not bare or bare[-1] in " \t":
+            text = bare.rstrip()
+    return len(m.group(1)), text
+
+
+class Heading(NamedTuple):
+    index: int  # 0-based line index
+    level: int
+    text: str
+
+    @property
+    def norm(self) -> str:
+        return norm_heading(self.text)
+
+
+class Section(NamedTuple):
+    """A heading and its extent: lines `start` (the heading) .. `end` (exclusive)."""
+
+    start: int
+    end: int
+    level: int
+    text: str
+    norm: str
+
+
+# ------------------------------------------------------------------------------------------- markdown
+
+def fence_mask(lines: list[str]) -> list[bool]:
+    """Per line: True inside a fenced code block (delimiter lines included).
+
+    A fence opens with >= 3 backticks or tildes (any indentation; a backtick info string may not contain
+    a backtick) and closes with the same character, at least as many, and nothing else on the line. An
+    unclosed fence runs to the end of the document.
+    """
+    mask = [False] * len(lines)
+    char, size = "", 0
+    for i, line in enumerate(lines):
+        if char:
+            mask[i] = True
+            if char * 3 in line:
+                m = _FENCE.match(line)
+                if m and m.group(1)[0] == char and len(m.group(1)) >= size and not m.group(2).strip():
+                    char = ""
+            continue
+        if "```" in line or "~~~" in line:
+            m = _FENCE.match(line)
+            if m and not (m.group(1)[0] == "`" and "`" in m.group(2)):
+                char, size = m.group(1)[0], len(m.group(1))
+                mask[i] = True
+    return mask
+
+
+class Markdown:
+    """A decoded document split into lines, with fences, headings and header fields resolved once."""
+
+    __slots__ = ("lines", "fenced", "headings", "_fields", "_ends")
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.split("\n")
+        self.fenced = fence_mask(self.lines)
+        heads = []
+        for i, line in enumerate(self.lines):
+            if line[:4].lstrip(" ").startswith("#") and not self.fenced[i]:
+                h = parse_heading(line)
+                if h is not None:
+                    heads.append(Heading(i, h[0], h[1]))
+        self.headings: list[Heading] = heads
+        self._fields: Optional[list[HeaderField]] = None
+        self._ends: Optional[list[int]] = None
+
+    def title(self) -> Optional[str]:
+        """Text of the first level-1 heading (without the `# `), or None."""
+        for h in self.headings:
+            if h.level == 1:
+                return h.text
+        return None
+
+    def header_fields(self) -> list[HeaderField]:
+        """`**Field**: value` lines before the first heading of level >= 2, within the first 40 lines."""
+        if self._fields is None:
+            stop = min(len(self.lines), HEADER_MAX_LINES)
+            for h in self.headings:
+                if h.level >= 2:
+                    stop = min(stop, h.index)
+                    break
+            out = []
+            for i in range(stop):
+                line = self.lines[i]
+                if "**" in line and not self.fenced[i]:
+                    m = _FIELD.match(line)
+                    if m:
+                        out.append(HeaderField(name=m.group("name").strip(), value=m.group("value").strip(), line=i + 1))
+            self._fields = out
+        return self._fields
+
+    def field(self, *names: str) -> Optional[HeaderField]:
+        """First header field whose name (case-insensitive) is one of `names`."""
+        wanted = {n.casefold() for n in names}
+        for f in self.header_fields():
+            if f.name.casefold() in wanted:
+                return f
+        return None
+
+    def sections(self, pred: Callable[[str], bool], level: int = 2) -> list[Section]:
+        """Sections whose heading has `level` and whose normalised text satisfies `pred`, in file order.
+
+        A section runs to the next heading of the same or a higher level (so `###` belong to a `##`).
+        """
+        out = []
+        heads = self.headings
+        for k, h in enumerate(heads):
+            if h.level != level:
+                continue
+            norm = h.norm
+            if pred(norm):
+                out.append(Section(h.index, self.section_end(k), h.level, h.text, norm))
+        return out
+
+    def section_end(self, k: int) -> int:
+        """End (exclusive line index) of the section opened by `self.headings[k]`."""
+        if self._ends is None:
+            ends = [len(self.lines)] * len(self.headings)
+            open_: list[int] = []  # stack of heading numbers, levels strictly increasing
+            for j, h in enumerate(self.headings):
+                while open_ and self.headings[open_[-1]].level >= h.level:
+                    ends[open_.pop()] = h.index
+                open_.append(j)
+            self._ends = ends
+        return self._ends[k]
+
+    def first_section(self, pred: Callable[[str], bool], level: int = 2) -> Optional[Section]:
+        found = self.sections(pred, level)
+        return found[0] if found else None
+
+    def excerpt(self, start: int, end: int, cap: int) -> str:
+        """Lines `start:end` without trailing blank / `---` lines, at most `cap` lines."""
+        return clip(self.lines[start:min(end, start + cap)])
+
+    def body(self, section: Optional[Section], cap: int) -> str:
+        """The section's text below its heading (at most `cap` lines), or "" without a section."""
+        if section is None:
+            return ""
+        return self.excerpt(section.start + 1, section.end, cap)
+
+
+def clip(lines: list[str]) -> str:
+    """Join lines after trimming leading blank lines and trailing blank / rule (`---`) lines."""
+    a, b = 0, len(lines)
+    while a < b and not lines[a].strip():
+        a += 1
+    while b > a and (not lines[b - 1].strip() or lines[b - 1].strip() in ("---", "***", "___")):
+        b -= 1
+    return "\n".join(line.rstrip() for line in lines[a:b])

@@ -1,0 +1,141 @@
+"""Wires the methodology into graph_cache node types (the only place that knows both).
+
+Node types and ids (keys are workspace-relative POSIX paths or feature names):
+
+| type | id | inputs | output |
+|------|----|--------|--------|
+| plan, subplan, execution, feedback, parallel | `<type>:<path>` | the file | parsed document |
+| template | `template:<name>` | packaged template (rule version) | template text |
+| model | `model:<F>` | the plan's document nodes + its layout (param) | PlanModel (files resolved) |
+| status | `status:<F>` | `model:<F>` | PlanStatus (states, next, waves); generates prompt nodes |
+| prompt | `prompt:<F>/<id>` | model, status, template | prompt text for one achievement |
+| next | `next:<F>` | model, status, template | the prompt for the plan's next step |
+| summary | `summary:workspace` | every `status:<F>` | portfolio rows + summary.md |
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from graph_cache.model import NodeSpec, Rule
+from promptgen import __version__
+from promptgen.documents import (
+    ExecutionDoc,
+    FeedbackDoc,
+    ParallelDoc,
+    PlanDoc,
+    SubplanDoc,
+)
+from promptgen.results import PlanInfo, PlanModel, PlanStatus
+
+DOC_TYPES = ("plan", "subplan", "execution", "feedback", "parallel")
+DOC_MODELS = {"plan": PlanDoc, "subplan": SubplanDoc, "execution": ExecutionDoc,
+              "feedback": FeedbackDoc, "parallel": ParallelDoc}
+SUMMARY_ID = "summary:workspace"
+# Bump a rule's version whenever its code changes what it outputs.
+RULE_VERSIONS = {"doc": "1", "model": "1", "status": "1", "prompt": "1", "summary": "1"}
+
+
+def doc_id(kind: str, path: str) -> str:
+    return f"{kind}:{path}"
+
+
+class ModelCache:
+    """Validated pydantic models of node outputs, memoised for one build (outputs are plain JSON)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[str, Any] = {}
+
+    def get(self, ctx, node_id: str, cls):
+        got = self._memo.get(node_id)
+        if got is None:
+            got = cls.model_validate(ctx.output_of(node_id))
+            self._memo[node_id] = got
+        return got
+
+
+def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo],
+               doc_fields: dict[str, tuple[str, dict]]) -> dict[str, Rule]:
+    """The rule set of one build; `plan_infos`/`doc_fields` come from this run's discovery."""
+    from promptgen import prompts, resolve, workflow
+    from promptgen.parse import parse_document
+
+    cache = ModelCache()
+
+    def compute_doc(spec: NodeSpec, ctx) -> Any:
+        path = spec.key
+        data, error = None, None
+        try:
+            data = ctx.read_file(path)
+        except OSError as exc:
+            error = exc
+        kind, fields = doc_fields[spec.id]
+        doc = parse_document(kind, data, path, read_error=error, size_cap=size_cap, **fields)
+        return doc.model_dump(mode="json")
+
+    def compute_model(spec: NodeSpec, ctx) -> Any:
+        info = plan_infos[spec.key]
+        docs: dict[str, list] = {t: [] for t in DOC_TYPES}
+        for dep in spec.deps:
+            kind = dep.split(":", 1)[0]
+            docs[kind].append(cache.get(ctx, dep, DOC_MODELS[kind]))
+        subplans = [d for d in docs["subplan"] if not d.archived]
+        archived = [d for d in docs["subplan"] if d.archived]
+        model = resolve.resolve_plan(info, docs["plan"][0], subplans, archived, docs["execution"],
+                                     docs["feedback"], docs["parallel"][0] if docs["parallel"] else None)
+        return model.model_dump(mode="json")
+
+    def compute_status(spec: NodeSpec, ctx) -> Any:
+        model = cache.get(ctx, "model:" + spec.key, PlanModel)
+        return workflow.plan_status(model).model_dump(mode="json")
+
+    def status_children(spec: NodeSpec, output: Any) -> list[NodeSpec]:
+        status = PlanStatus.model_validate(output)
+        feature = spec.key
+        base = ("model:" + feature, spec.id)
+        kids = []
+        for ach in status.achievements:
+            tname = prompts.template_for(ach, status.complete)
+            kids.append(NodeSpec(f"prompt:{feature}/{ach.id}", "prompt", deps=base + ("template:" + tname,)))
+        nxt = next((a for a in status.achievements if a.id == status.next), None)
+        if nxt is not None:
+            tname = prompts.template_for(nxt, status.complete)
+        else:
+            tname = "plan_complete" if status.complete else "error"
+        kids.append(NodeSpec(f"next:{feature}", "next", deps=base + ("template:" + tname,)))
+        return kids
+
+    def compute_prompt(spec: NodeSpec, ctx) -> Any:
+        feature, _, ach = spec.key.partition("/")
+        model = cache.get(ctx, "model:" + feature, PlanModel)
+        status = cache.get(ctx, "status:" + feature, PlanStatus)
+        template_id = spec.deps[-1]
+        text = prompts.render_prompt(model, status, ach or None, template=ctx.output_of(template_id))
+        return {"template": template_id.split(":", 1)[1], "text": text}
+
+    def compute_template(spec: NodeSpec, ctx) -> Any:
+        return prompts.template_text(spec.key)
+
+    def compute_summary(spec: NodeSpec, ctx) -> Any:
+        statuses = [cache.get(ctx, dep, PlanStatus) for dep in spec.deps]
+        from promptgen import summary
+
+        return summary.summarize(statuses)
+
+    doc_rule_version = RULE_VERSIONS["doc"]
+    rules = {t: Rule(t, doc_rule_version, compute_doc) for t in DOC_TYPES}
+    rules["template"] = Rule("template", prompts.templates_version(), compute_template)
+    rules["model"] = Rule("model", RULE_VERSIONS["model"], compute_model)
+    rules["status"] = Rule("status", RULE_VERSIONS["status"], compute_status, status_children)
+    rules["prompt"] = Rule("prompt", RULE_VERSIONS["prompt"], compute_prompt)
+    rules["next"] = Rule("next", RULE_VERSIONS["prompt"], compute_prompt)
+    rules["summary"] = Rule("summary", RULE_VERSIONS["summary"], compute_summary)
+    return rules
+
+
+def global_version(engine_key: str) -> str:
+    return f"promptgen {__version__}; {engine_key}"
+
+
+def plan_param(info: PlanInfo) -> str:
+    return json.dumps(info.model_dump(mode="json"), sort_keys=True)

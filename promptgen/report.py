@@ -1,0 +1,121 @@
+"""Documents built from node outputs: the `status --json` object, `check` reports, `ready` waves.
+
+Node outputs are plain JSON (dicts), so these views need no pydantic validation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+DIAG_KEYS = ("code", "severity", "path", "line", "achievement", "message", "detail")
+
+
+def norm_diag(d: dict) -> dict:
+    """A diagnostic with every documented key present (line/achievement/detail may be null)."""
+    return {k: d.get(k) for k in DIAG_KEYS}
+
+
+def sort_diags(diags: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for d in diags:
+        d = norm_diag(d)
+        key = tuple(d[k] for k in DIAG_KEYS)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    out.sort(key=lambda d: (d["path"] or "", d["line"] or 0, SEVERITY_RANK.get(d["severity"], 3), d["code"]))
+    return out
+
+
+def plan_entry(status: dict) -> dict:
+    """One plan of `status --json` from a PlanStatus output."""
+    info = status["info"]
+    achs = [{k: a.get(k) for k in ("id", "title", "state", "action", "target", "subplan", "executions",
+                                   "feedback", "code")} for a in status["achievements"]]
+    approved = sum(1 for a in achs if a["state"] == "approved")
+    skipped = sum(1 for a in achs if a["state"] == "skipped")
+    counts: dict[str, int] = {}
+    for a in achs:
+        counts[a["state"]] = counts.get(a["state"], 0) + 1
+    return {
+        "name": info["name"],
+        "path": info["plan_file"],
+        "plan_dir": info["plan_dir"],
+        "layout": info["layout"],
+        "category": info.get("category"),
+        "title": status.get("title"),
+        "achievements": achs,
+        "handoff_pointer": status.get("handoff_pointer"),
+        "next": status.get("next"),
+        "next_reason": status.get("next_reason"),
+        "complete": bool(status.get("complete")),
+        "progress": {"approved": approved, "skipped": skipped, "total": len(achs)},
+        "state_counts": counts,
+        "parallel": status.get("parallel"),
+    }
+
+
+def status_document(statuses: list[dict], diagnostics: list[dict]) -> dict:
+    plans = sorted((plan_entry(s) for s in statuses), key=lambda p: p["path"])
+    return {"schema_version": 1, "plans": plans, "diagnostics": sort_diags(diagnostics)}
+
+
+@dataclass
+class CheckReport:
+    """`promptgen check`: the section-10 diagnostics, counted, with the documented exit code."""
+
+    diagnostics: list[dict]
+    strict: bool = False
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for d in self.diagnostics if d["severity"] == "error")
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for d in self.diagnostics if d["severity"] == "warning")
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.errors or (self.strict and self.warnings) else 0
+
+    def as_json(self) -> dict:
+        return {"diagnostics": self.diagnostics, "errors": self.errors, "warnings": self.warnings,
+                "strict": self.strict, "exit_code": self.exit_code}
+
+    def text(self) -> str:
+        lines = []
+        for d in self.diagnostics:
+            where = d["path"] + (f":{d['line']}" if d["line"] else "")
+            ach = f" [{d['achievement']}]" if d.get("achievement") else ""
+            lines.append(f"{where}: {d['severity']} {d['code']}{ach} {d['message']}")
+        lines.append(f"{self.errors} error(s), {self.warnings} warning(s)")
+        return "\n".join(lines)
+
+    def github(self) -> str:
+        level = {"error": "error", "warning": "warning", "info": "notice"}
+        lines = []
+        for d in self.diagnostics:
+            sev = "error" if self.strict and d["severity"] == "warning" else level.get(d["severity"], "notice")
+            loc = f"file={d['path']}" + (f",line={d['line']}" if d["line"] else "")
+            msg = f"{d['code']}: {d['message']}".replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+            lines.append(f"::{sev} {loc},title=promptgen {d['code']}::{msg}")
+        return "\n".join(lines)
+
+
+def ready_document(statuses: list[dict]) -> dict:
+    """Per plan: the ready set (wave 0) and later waves, from parallel.json or, without one, open items."""
+    plans = []
+    for s in sorted(statuses, key=lambda s: s["info"]["plan_file"]):
+        par = s.get("parallel")
+        open_ids = [a["id"] for a in s["achievements"] if a["state"] not in ("approved", "skipped")]
+        if par and par.get("valid") and par.get("waves") is not None:
+            waves = [list(w) for w in par["waves"]]
+            source = "parallel.json"
+        else:
+            waves = [open_ids] if open_ids else []
+            source = "invalid parallel.json" if par else "no parallel.json"
+        plans.append({"name": s["info"]["name"], "path": s["info"]["plan_file"], "source": source,
+                      "ready": waves[0] if waves else [], "waves": waves, "next": s.get("next"),
+                      "complete": bool(s.get("complete"))})
+    return {"plans": plans}

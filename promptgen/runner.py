@@ -1,0 +1,187 @@
+"""One full (incremental) build: lock, discover, run the engine, persist artifacts/manifest/history."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from promptgen import errors
+from promptgen.config import Config
+
+MANIFEST = "manifest.bin"
+LOCK_TIMEOUT_HINT = "use --lock-timeout SECONDS to wait longer"
+
+
+class Phases:
+    """Wall-clock timings per phase (discover, stat+hash+parse+derive inside the engine, persist...)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + (now - self._t)
+        self._t = now
+
+
+def _engine_parts(cfg: Config, phases: Phases):
+    from graph_cache.fs import RealFileSystem
+    from promptgen import graphspec, pipeline
+    from promptgen.discover import discover
+
+    fs = RealFileSystem(cfg.workspace_dir)
+    disc = discover(fs)
+    phases.lap("discover")
+    spec = graphspec.root_specs(disc)
+    rules = pipeline.make_rules(cfg.size_cap, spec.plan_infos, spec.doc_fields)
+    return fs, disc, spec, rules
+
+
+def run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | None, on_wait, profile: bool):
+    from graph_cache.engine import Engine
+    from graph_cache.errors import LockTimeout, StateDirError
+    from graph_cache.events import CountingSink, EventBus
+    from graph_cache.lock import StateLock
+    from graph_cache.store import Store
+    from promptgen import pipeline
+    from promptgen.service import BuildOutcome
+
+    phases = Phases()
+    try:
+        with StateLock(cfg.state_dir, timeout=timeout, on_wait=on_wait):
+            phases.lap("lock")
+            store, warning = Store.open(cfg.state_dir)
+            try:
+                fs, disc, spec, rules = _engine_parts(cfg, phases)
+                bus = EventBus()
+                counter = CountingSink()
+                bus.subscribe(counter)
+                from promptgen import history
+
+                recorder = history.PhaseRecorder()
+                bus.subscribe(recorder)
+                from promptgen.metrics import MetricsSink
+
+                metrics_sink = MetricsSink()
+                bus.subscribe(metrics_sink)
+                engine = Engine(fs, store, rules, pipeline.global_version(cfg.engine_key()), bus)
+                result = engine.build(spec.specs, stats=spec.stats)
+                phases.lap("engine")
+                collected = collect(disc, spec, result)
+                phases.lap("collect")
+                from promptgen import artifacts
+
+                artifacts.write_all(cfg, out_dir, result, collected, store)
+                phases.lap("render")
+                elapsed = time.perf_counter() - started
+                outcome = BuildOutcome(cfg=cfg, counts=counter.counts, diagnostics=collected.diagnostics,
+                                       elapsed=elapsed, phases={**recorder.seconds, **phases.seconds},
+                                       warnings=[warning] if warning else [], statuses=collected.statuses,
+                                       result=result, profile=profile, metrics=metrics_sink)
+                save_manifest(cfg, spec, collected, outcome, store)
+                history.append(cfg, store, outcome)
+                phases.lap("persist")
+                outcome.phases = {**recorder.seconds, **phases.seconds}
+                outcome.elapsed = time.perf_counter() - started
+                return outcome
+            finally:
+                store.close()
+    except LockTimeout as exc:
+        raise errors.LockTimeoutError(f"{exc} ({LOCK_TIMEOUT_HINT})") from None
+    except StateDirError as exc:
+        raise errors.StateDirError(str(exc)) from None
+
+
+def dry_run(cfg: Config, started: float):
+    """Decide what would be recomputed and why; compute nothing, write nothing."""
+    from graph_cache.engine import Engine
+    from graph_cache.events import CountingSink, EventBus
+    from graph_cache.store import Store
+    from promptgen import pipeline
+    from promptgen.service import BuildOutcome
+
+    phases = Phases()
+    store, warning = Store.open(cfg.state_dir, read_only=True)
+    try:
+        fs, disc, spec, rules = _engine_parts(cfg, phases)
+        bus = EventBus()
+        counter = CountingSink()
+        bus.subscribe(counter)
+        engine = Engine(fs, store, rules, pipeline.global_version(cfg.engine_key()), bus)
+        result = engine.build(spec.specs, stats=spec.stats, dry_run=True)
+        reasons = {}
+        for node_id in counter.counts.recomputed:
+            decision, reason = result.decisions[node_id]
+            reasons[node_id] = reason.as_dict() if reason else {"code": "new", "detail": ""}
+        diags = [dict(d) for d in disc.diagnostics]
+        return BuildOutcome(cfg=cfg, counts=counter.counts, diagnostics=sort(diags),
+                            elapsed=time.perf_counter() - started, warnings=[warning] if warning else [],
+                            dry_run=True, reasons=reasons)
+    finally:
+        store.close()
+
+
+def sort(diags: list[dict]) -> list[dict]:
+    from promptgen.report import sort_diags
+
+    return sort_diags(diags)
+
+
+class Collected:
+    """Plain-JSON results gathered from the outputs after a build."""
+
+    def __init__(self) -> None:
+        self.statuses: list[dict] = []
+        self.diagnostics: list[dict] = []
+
+
+def collect(disc, spec, result) -> Collected:
+    out = Collected()
+    diags = [dict(d) for d in disc.diagnostics]
+    for feature in sorted(spec.plan_infos):
+        model = result.output("model:" + feature)
+        status = result.output("status:" + feature)
+        diags.extend(model.get("diagnostics", []))
+        diags.extend(status.get("diagnostics", []))
+        out.statuses.append(status)
+    out.diagnostics = sort(diags)
+    return out
+
+
+def save_manifest(cfg: Config, spec, collected: Collected, outcome, store) -> None:
+    """Write the no-op fast path's manifest: file stats + digests, counts per type, printable answers."""
+    from graph_cache.manifest import Manifest
+    from promptgen import fastpath
+    from promptgen.report import CheckReport, status_document
+
+    status_doc = status_document(collected.statuses, collected.diagnostics)
+    contract = [d for d in collected.diagnostics if d["severity"] in ("error", "warning", "info")]
+    check = CheckReport(contract)
+    counts_by_type: dict[str, int] = {}
+    for node_type, c in outcome.counts.by_type.items():
+        counts_by_type[node_type] = sum(c.values())
+    dumps = lambda o: json.dumps(o, ensure_ascii=False, separators=(",", ":"))  # noqa: E731
+    payload = {
+        "global_key": fastpath.global_key(cfg.root),
+        "workspace": cfg.workspace,
+        "diagnostics_json": dumps(collected.diagnostics),
+        "diag_summary": outcome.diag_summary(),
+        "status_json": dumps(status_doc),
+        "status_by_plan": {p["name"]: dumps({"schema_version": 1, "plans": [p],
+                                             "diagnostics": [d for d in status_doc["diagnostics"]
+                                                             if _belongs(d, p)]})
+                           for p in status_doc["plans"]},
+        "check_json": dumps(check.as_json()),
+        "check_text": check.text(),
+        "check_exit": check.exit_code,
+    }
+    files = {p: (r.stat.mtime_ns, r.stat.size, r.stat.ino, r.digest) for p, r in store.files().items()}
+    manifest = Manifest(files=files, payload=payload, counts_by_type=counts_by_type,
+                        global_key=payload["global_key"])
+    manifest.save(os.path.join(cfg.state_dir, MANIFEST))
+
+
+def _belongs(diag: dict, plan: dict) -> bool:
+    path = diag.get("path") or ""
+    return path == plan["path"] or path.startswith(plan["plan_dir"] + "/")

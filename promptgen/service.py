@@ -1,0 +1,156 @@
+"""Library entry points behind the CLI: build (incrementally), then answer questions from node outputs.
+
+`build()` takes the state lock, discovers the workspace, runs the engine, writes artifacts, the
+manifest (for the no-op fast path) and a history record. `results()` builds first, so every reading
+command works on a never-built root and reads from cache when nothing changed.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+from promptgen import errors
+from promptgen.config import Config, find_root, load_config
+
+
+def _on_wait(message: str) -> None:
+    sys.stderr.write(f"promptgen: {message}\n")
+    sys.stderr.flush()
+
+
+def open_config(root: str | None) -> Config:
+    return load_config(find_root(root))
+
+
+def ensure_state_dir(cfg: Config) -> None:
+    try:
+        os.makedirs(cfg.state_dir, exist_ok=True)
+        probe = os.path.join(cfg.state_dir, ".write-probe")
+        with open(probe, "wb") as fh:
+            fh.write(b"")
+        os.unlink(probe)
+    except OSError as exc:
+        raise errors.StateDirError(f"state directory {cfg.state_dir} is not usable: {exc.strerror or exc}") from None
+
+
+@dataclass
+class BuildOutcome:
+    """What one build did: counts from events, diagnostics, timings, and access to outputs."""
+
+    cfg: Config
+    counts: object
+    diagnostics: list[dict]
+    elapsed: float
+    phases: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    reasons: dict[str, dict] = field(default_factory=dict)
+    statuses: list[dict] = field(default_factory=list)
+    result: object = None
+    profile: bool = False
+    metrics: object = None
+
+    def diag_summary(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for d in self.diagnostics:
+            out[d["severity"]] = out.get(d["severity"], 0) + 1
+        return out
+
+    def json_text(self) -> str:
+        import json
+
+        from promptgen import buildreport
+
+        extra: dict = {}
+        if self.dry_run:
+            extra["dry_run"] = True
+            extra["reasons"] = self.reasons
+        if self.profile:
+            extra["phases"] = {k: round(v, 6) for k, v in self.phases.items()}
+        if self.warnings:
+            extra["warnings"] = self.warnings
+        diags = json.dumps(self.diagnostics, ensure_ascii=False, separators=(",", ":"))
+        return buildreport.build_json(self.counts.by_type, list(self.counts.recomputed), diags,
+                                      self.elapsed, extra)
+
+    def table_text(self) -> str:
+        from promptgen import buildreport
+
+        text = buildreport.build_table(self.counts.by_type, self.diag_summary(), self.elapsed,
+                                       self.phases if self.profile else None, self.warnings)
+        if self.dry_run:
+            lines = [f"would recompute {node}: {r['code']} {r.get('detail', '')}".rstrip()
+                     for node, r in self.reasons.items()]
+            text = "\n".join(["dry run: nothing computed or written"] + lines + [text])
+        return text
+
+
+def build(root: str | None, *, out_dir: str | None = None, dry_run: bool = False, profile: bool = False,
+          lock_timeout: float | None = None) -> BuildOutcome:
+    """Run one incremental build of the workspace under `root`."""
+    from promptgen import runner
+
+    started = time.perf_counter()
+    cfg = open_config(root)
+    timeout = lock_timeout if lock_timeout is not None else cfg.lock_timeout
+    if dry_run:
+        return runner.dry_run(cfg, started)
+    ensure_state_dir(cfg)
+    return runner.run(cfg, started, out_dir=out_dir, timeout=timeout, on_wait=_on_wait, profile=profile)
+
+
+def results(root: str | None):
+    """Build (incrementally) and return a `Results` view over the outputs."""
+    from promptgen.results_view import Results
+
+    outcome = build(root)
+    for w in outcome.warnings:
+        sys.stderr.write(f"promptgen: warning: {w}\n")
+    return Results(outcome)
+
+
+def export_metrics(outcome: BuildOutcome, *, metrics_file: str | None, push_gateway: str | None, job: str) -> None:
+    from promptgen import metrics
+
+    metrics.export(outcome, metrics_file=metrics_file, push_gateway=push_gateway, job=job)
+
+
+def explain(root: str | None, *, node: str | None, last: bool) -> dict:
+    from promptgen import explain as explain_mod
+
+    cfg = open_config(root)
+    if not os.path.exists(os.path.join(cfg.state_dir, "state.db")):
+        build(root)
+    return explain_mod.explain(cfg, node=node, last=last)
+
+
+def stats(root: str | None, runs: int) -> dict:
+    from promptgen import history
+
+    cfg = open_config(root)
+    return history.summarize(cfg, runs)
+
+
+def clean(root: str | None) -> int:
+    """Remove everything in .promptgen/ except the configuration and .gitignore."""
+    import shutil
+
+    cfg = open_config(root)
+    if not os.path.isdir(cfg.state_dir):
+        return 0
+    removed = 0
+    for name in os.listdir(cfg.state_dir):
+        if name in ("config.toml", ".gitignore"):
+            continue
+        path = os.path.join(cfg.state_dir, name)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+            removed += 1
+        except OSError as exc:
+            raise errors.StateDirError(f"cannot remove {path}: {exc.strerror or exc}") from None
+    return removed

@@ -1,0 +1,1 @@
+"""Prompt templates (`<action>.md`, `string.Template` placeholders), read by `promptgen.prompts`."""

@@ -1,0 +1,50 @@
+"""Shared fixtures: a private copy of the methodology fixture workspace, and CLI runners."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+FIXTURE = DATA / "methodology-workspace"
+
+
+@pytest.fixture
+def expected() -> dict:
+    return json.loads((DATA / "expected.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """A fresh copy of the fixture workspace (the test may edit it freely)."""
+    root = tmp_path / "methodology-workspace"
+    shutil.copytree(FIXTURE, root, symlinks=True)
+    return root
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    def json(self):
+        return json.loads(self.out)
+
+
+def run_cli(*args: str, cwd: str | os.PathLike | None = None, env: dict | None = None,
+            timeout: float = 120) -> CliResult:
+    """Run `python -m promptgen ARGS` as a separate process (what users run)."""
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", "promptgen", *args], capture_output=True, text=True,
+                          cwd=cwd, env=full_env, timeout=timeout)
+    assert "Traceback (most recent call last)" not in proc.stderr + proc.stdout, proc.stderr
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
