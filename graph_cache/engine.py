@@ -17,7 +17,7 @@ from .events import (BuildFinished, BuildStarted, CountingSink, EventBus, NodeDe
                      StateWarning)
 from .fingerprint import FileRecord, digest_of, fingerprint_file, hash_bytes
 from .fs import FileSystem, StatSig
-from .model import (BuildCounts, Decision, NodeSpec, Reason, ReasonCode, Rule, Trace, file_input,
+from .model import (BuildCounts, Decision, NodeSpec, Reason, ReasonCode, Rule, Trace, file_input, param_input,
                     node_input)
 from .scheduler import Scheduler
 from .store import Store
@@ -194,6 +194,8 @@ class _Build:
         inputs = {file_input(p): self.file_fp(p) for p in spec.files}
         for d in spec.deps:
             inputs[node_input(d)] = self.fps[d]
+        for name, value in spec.params:
+            inputs[param_input(name)] = hash_bytes(value.encode())
         trace = self.old_traces.get(spec.id)
         reason = verify(spec, trace, version, inputs)
         if reason is not None and reason.code == ReasonCode.NEW and self.reset_warning:

@@ -1,4 +1,4 @@
-"""The state lock: `fcntl.flock` on `<state_dir>/lock`, so one writer builds at a time.
+"""The state lock: `fcntl.flock` on `<state_dir>/state.lock`, so one writer builds at a time.
 
 flock is a kernel lock tied to the open file: it is released when the holder exits or is SIGKILLed, so a
 stale lock file never blocks anyone. The exclusive holder writes "<pid> <hostname> <start-iso>\\n" into the
@@ -16,7 +16,7 @@ from typing import Callable
 
 from .errors import LockTimeout, StateDirError
 
-LOCK_NAME = "lock"
+LOCK_NAME = "state.lock"
 
 
 class StateLock:

@@ -58,6 +58,7 @@ class NodeSpec:
     type: str
     files: tuple[str, ...] = ()
     deps: tuple[str, ...] = ()
+    params: tuple[tuple[str, str], ...] = ()  # (name, value) the node depends on besides files/deps
 
     @property
     def key(self) -> str:
@@ -72,6 +73,11 @@ def file_input(path: str) -> str:
 def node_input(node_id: str) -> str:
     """Trace key of a node input."""
     return "node:" + node_id
+
+
+def param_input(name: str) -> str:
+    """Trace key of a param input (a value from the caller, e.g. a plan's layout)."""
+    return "param:" + name
 
 
 @dataclass(frozen=True)

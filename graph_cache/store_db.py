@@ -1,7 +1,8 @@
 """Low-level SQLite helpers of the store: schema, connections, atomic creation, trace codec.
 
 Trace blobs are `marshal` (format 4) of plain tuples: inputs = ((key, fp), ...), children =
-((id, type, files, deps), ...), reason = (code, detail, old, new) or NULL.
+((id, type, files, deps, params), ...) with params = ((name, value), ...), reason = (code, detail, old,
+new) or NULL.
 """
 from __future__ import annotations
 
@@ -32,18 +33,22 @@ CREATE TABLE runs(run_id INTEGER PRIMARY KEY, record TEXT NOT NULL);
 
 # -- trace (de)serialisation --------------------------------------------------------------------------
 def encode_trace(t: Trace) -> tuple[Any, ...]:
-    children = tuple((c.id, c.type, tuple(c.files), tuple(c.deps)) for c in t.children)
+    children = tuple((c.id, c.type, tuple(c.files), tuple(c.deps), tuple(c.params)) for c in t.children)
     reason = None if t.reason is None else marshal.dumps(
         (t.reason.code, t.reason.detail, t.reason.old, t.reason.new))
     return (t.node_id, t.type, t.version, marshal.dumps(tuple(t.inputs)), t.output_fp,
             marshal.dumps(children), t.decision, reason, t.built_at, t.run_id)
 
 
+def _spec(node_id: str, type_: str, files: Any, deps: Any, params: Any = ()) -> NodeSpec:
+    return NodeSpec(str(node_id), str(type_), tuple(map(str, files)), tuple(map(str, deps)),
+                    tuple((str(k), str(v)) for k, v in params))
+
+
 def decode_trace(row: tuple[Any, ...]) -> Trace:
     node_id, type_, version, inputs, output_fp, children, decision, reason, built_at, run_id = row
     ins = tuple((str(k), str(v)) for k, v in marshal.loads(inputs))
-    kids = tuple(NodeSpec(str(i), str(ty), tuple(map(str, f)), tuple(map(str, d)))
-                 for i, ty, f, d in marshal.loads(children))
+    kids = tuple(_spec(*c) for c in marshal.loads(children))
     r = None if reason is None else Reason(*marshal.loads(reason))
     if not isinstance(output_fp, str) or not isinstance(version, str):
         raise TypeError("bad trace row")

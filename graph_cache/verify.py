@@ -1,8 +1,10 @@
 """The rebuilder: decides whether a node's stored trace is still valid (verifying traces).
 
 `verify` never computes anything; it compares the node's current version key and input fingerprints with
-the trace. Input keys are `file:<path>` and `node:<id>` (model.file_input / node_input); the first
-difference in sorted key order is reported, so reasons are deterministic.
+the trace. Input keys are `file:<path>`, `node:<id>` and `param:<name>` (model.file_input / node_input /
+param_input); the first difference in sorted key order is reported, so reasons are deterministic.
+A changed file is INPUT_CHANGED with detail = path; a changed param is INPUT_CHANGED with detail =
+`param:<name>`; a changed dep is DEPENDENCY_CHANGED with detail = node id.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ _FILE, _NODE = "file:", "node:"
 def _reason_for(key: str, old: str | None, new: str | None) -> Reason:
     if key.startswith(_NODE):
         return Reason(ReasonCode.DEPENDENCY_CHANGED, key[len(_NODE):], old, new)
-    detail = key[len(_FILE):] if key.startswith(_FILE) else key
+    detail = key[len(_FILE):] if key.startswith(_FILE) else key  # params keep their "param:" prefix
     return Reason(ReasonCode.INPUT_CHANGED, detail, old, new)
 
 

@@ -45,6 +45,8 @@ def build(root: Optional[str] = RootOpt, as_json: bool = JsonOpt,
     from promptgen import service
 
     outcome = service.build(root, out_dir=out, dry_run=dry_run, profile=profile, lock_timeout=lock_timeout)
+    for warning in outcome.warnings:
+        sys.stderr.write(f"promptgen: warning: {warning}\n")
     if metrics_file or push_gateway:
         service.export_metrics(outcome, metrics_file=metrics_file, push_gateway=push_gateway, job=job)
     sys.stdout.write((outcome.json_text() if as_json else outcome.table_text()) + "\n")

@@ -89,7 +89,9 @@ def _serve(opts: dict, started: float) -> int | None:
     if manifest is None:
         return None
     key = global_key(root)
-    payload = manifest.payload
+    import marshal
+
+    payload = marshal.loads(manifest.payload)
     if not isinstance(payload, dict) or payload.get("global_key") != key:
         return None
     from graph_cache.fs import RealFileSystem

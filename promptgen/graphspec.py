@@ -1,6 +1,7 @@
 """Root node specs of a build, from discovery: document nodes, per-plan models and statuses, templates."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from graph_cache.model import NodeSpec
@@ -17,6 +18,7 @@ class GraphSpec:
     plan_infos: dict[str, PlanInfo] = field(default_factory=dict)
     doc_fields: dict[str, tuple[str, dict]] = field(default_factory=dict)  # node id -> (parse kind, fields)
     stats: dict = field(default_factory=dict)  # path -> StatSig of every scanned candidate file
+    discovery_diags: dict[str, list] = field(default_factory=dict)  # feature -> its discovery diagnostics
 
 
 def root_specs(disc) -> GraphSpec:
@@ -38,7 +40,9 @@ def root_specs(disc) -> GraphSpec:
                 out.specs.append(NodeSpec(node, NODE_KIND[ref.kind], files=(ref.path,)))
                 out.doc_fields[node] = ref.parse_args(entry.name)
         out.specs.append(NodeSpec("model:" + entry.name, "model", deps=tuple(deps),
-                                  params=(("layout", plan_param(info)),)))
+                                  params=(("layout", plan_param(info)),
+                                          ("discovery", json.dumps(entry.diagnostics, sort_keys=True)))))
+        out.discovery_diags[entry.name] = entry.diagnostics
         status = "status:" + entry.name
         out.specs.append(NodeSpec(status, "status", deps=("model:" + entry.name,)))
         statuses.append(status)

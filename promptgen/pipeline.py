@@ -6,7 +6,7 @@ Node types and ids (keys are workspace-relative POSIX paths or feature names):
 |------|----|--------|--------|
 | plan, subplan, execution, feedback, parallel | `<type>:<path>` | the file | parsed document |
 | template | `template:<name>` | packaged template (rule version) | template text |
-| model | `model:<F>` | the plan's document nodes + its layout (param) | PlanModel (files resolved) |
+| model | `model:<F>` | the plan's document nodes + layout and discovery diagnostics (params) | PlanModel |
 | status | `status:<F>` | `model:<F>` | PlanStatus (states, next, waves); generates prompt nodes |
 | prompt | `prompt:<F>/<id>` | model, status, template | prompt text for one achievement |
 | next | `next:<F>` | model, status, template | the prompt for the plan's next step |
@@ -54,8 +54,8 @@ class ModelCache:
         return got
 
 
-def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo],
-               doc_fields: dict[str, tuple[str, dict]]) -> dict[str, Rule]:
+def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo], doc_fields: dict[str, tuple[str, dict]],
+               discovery_diags: dict[str, list]) -> dict[str, Rule]:
     """The rule set of one build; `plan_infos`/`doc_fields` come from this run's discovery."""
     from promptgen import prompts, resolve, workflow
     from promptgen.parse import parse_document
@@ -82,7 +82,8 @@ def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo],
         subplans = [d for d in docs["subplan"] if not d.archived]
         archived = [d for d in docs["subplan"] if d.archived]
         model = resolve.resolve_plan(info, docs["plan"][0], subplans, archived, docs["execution"],
-                                     docs["feedback"], docs["parallel"][0] if docs["parallel"] else None)
+                                     docs["feedback"], docs["parallel"][0] if docs["parallel"] else None,
+                                     discovery_diagnostics=discovery_diags.get(spec.key, ()))
         return model.model_dump(mode="json")
 
     def compute_status(spec: NodeSpec, ctx) -> Any:

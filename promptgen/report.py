@@ -104,17 +104,15 @@ class CheckReport:
 
 
 def ready_document(statuses: list[dict]) -> dict:
-    """Per plan: the ready set (wave 0) and later waves, from parallel.json or, without one, open items."""
+    """Per plan: the ready set (wave 0) and later waves (R-PAR-WAVES, or sequential without parallel.json)."""
+    from promptgen.results import PlanStatus
+    from promptgen.workflow import ready
+
     plans = []
     for s in sorted(statuses, key=lambda s: s["info"]["plan_file"]):
         par = s.get("parallel")
-        open_ids = [a["id"] for a in s["achievements"] if a["state"] not in ("approved", "skipped")]
-        if par and par.get("valid") and par.get("waves") is not None:
-            waves = [list(w) for w in par["waves"]]
-            source = "parallel.json"
-        else:
-            waves = [open_ids] if open_ids else []
-            source = "invalid parallel.json" if par else "no parallel.json"
+        waves = [list(w) for w in ready(PlanStatus.model_validate(s))]
+        source = "parallel.json" if par and par.get("valid") else ("invalid parallel.json" if par else "sequential")
         plans.append({"name": s["info"]["name"], "path": s["info"]["plan_file"], "source": source,
                       "ready": waves[0] if waves else [], "waves": waves, "next": s.get("next"),
                       "complete": bool(s.get("complete"))})

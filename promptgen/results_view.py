@@ -100,6 +100,4 @@ class Results:
             return graph.to_dot(traces)
         if fmt == "mermaid":
             return graph.to_mermaid(traces)
-        import json
-
-        return json.dumps(graph.to_json(traces), indent=2)
+        return graph.to_json(traces)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import time
 
@@ -34,7 +35,7 @@ def _engine_parts(cfg: Config, phases: Phases):
     disc = discover(fs)
     phases.lap("discover")
     spec = graphspec.root_specs(disc)
-    rules = pipeline.make_rules(cfg.size_cap, spec.plan_infos, spec.doc_fields)
+    rules = pipeline.make_rules(cfg.size_cap, spec.plan_infos, spec.doc_fields, spec.discovery_diags)
     return fs, disc, spec, rules
 
 
@@ -84,9 +85,10 @@ def run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | No
                 phases.lap("persist")
                 outcome.phases = {**recorder.seconds, **phases.seconds}
                 outcome.elapsed = time.perf_counter() - started
-                return outcome
-            finally:
+                return outcome  # the store stays open: Results reads hit outputs lazily
+            except BaseException:
                 store.close()
+                raise
     except LockTimeout as exc:
         raise errors.LockTimeoutError(f"{exc} ({LOCK_TIMEOUT_HINT})") from None
     except StateDirError as exc:
@@ -138,7 +140,7 @@ class Collected:
 
 def collect(disc, spec, result) -> Collected:
     out = Collected()
-    diags = [dict(d) for d in disc.diagnostics]
+    diags = [dict(d) for d in disc.workspace_diagnostics]
     for feature in sorted(spec.plan_infos):
         model = result.output("model:" + feature)
         status = result.output("status:" + feature)
@@ -176,10 +178,27 @@ def save_manifest(cfg: Config, spec, collected: Collected, outcome, store) -> No
         "check_text": check.text(),
         "check_exit": check.exit_code,
     }
-    files = {p: (r.stat.mtime_ns, r.stat.size, r.stat.ino, r.digest) for p, r in store.files().items()}
-    manifest = Manifest(files=files, payload=payload, counts_by_type=counts_by_type,
-                        global_key=payload["global_key"])
+    manifest = Manifest(payload["global_key"], manifest_files(cfg, spec, outcome.result),
+                        marshal.dumps(payload), counts_by_type)
     manifest.save(os.path.join(cfg.state_dir, MANIFEST))
+
+
+def manifest_files(cfg: Config, spec, result) -> dict:
+    """(mtime_ns, size, ino, digest) of every scanned candidate file, node input or not."""
+    from graph_cache.fingerprint import fingerprint_file
+    from graph_cache.fs import RealFileSystem
+
+    known = result.files
+    fs = None
+    files = {}
+    for path, st in spec.stats.items():
+        rec = known.get(path)
+        if rec is None or (st is not None and tuple(rec.stat) != tuple(st)):
+            fs = fs or RealFileSystem(cfg.workspace_dir)
+            rec, _ = fingerprint_file(fs, path, None, st)
+        if rec is not None:
+            files[path] = (rec.stat.mtime_ns, rec.stat.size, rec.stat.ino, rec.digest)
+    return files
 
 
 def _belongs(diag: dict, plan: dict) -> bool:

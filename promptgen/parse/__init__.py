@@ -1,9 +1,14 @@
 """Document parsers: bytes in, frozen models (`promptgen.documents`) out, never an exception.
 
 Entry point `parse_document(kind, data, path, ...)`; one `parse_<kind>` function per document kind.
-Reading diagnostics (section 10): `unreadable` (the caller's OSError, or a parser failure), `too-large`
-(over `size_cap`, nothing parsed), `encoding` (cp1252 fallback), `empty-file` (Markdown kinds; for
-parallel.json an empty file is `invalid-parallel-json` / `syntax`).
+Reading diagnostics (section 10) and who makes them:
+- `unreadable` (error): `parse_document` from the caller's `read_error`; any parser for its own bug
+  (`detail="parser-error"`, re-raised instead when `common.STRICT`).
+- `too-large` (warning): every `parse_<kind>` (its `size_cap` argument) before decoding; nothing parsed.
+- `encoding` (warning): every `parse_<kind>` when the bytes are not UTF-8 (cp1252 fallback, still parsed).
+- `empty-file` (warning): every Markdown `parse_<kind>` for 0 bytes / white space only, and then no other
+  diagnostic; an empty parallel.json is `invalid-parallel-json` with detail `syntax` instead.
+Diagnostics never carry `achievement` for per-document checks (parent, status): resolution knows the id.
 """
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 `decode` strips a UTF-8 BOM, falls back to cp1252 (undefined bytes replaced, warning `encoding`) and
 normalises CRLF / CR to LF; NUL bytes are kept as ordinary characters. `Markdown` splits the text into
 lines once and knows which lines are inside fenced code blocks, where the ATX headings are, the header
-fields (`**Field**: value` before the first `##` heading, at most 40 lines) and the sections.
+fields (`**Field**: value` or `**Field:** value`, optionally as a `- ` list item, before the first heading of
+level >= 2 and within the first 40 lines) and the sections.
 """
 from __future__ import annotations
 

@@ -249,6 +249,29 @@ def test_spec_change_adds_input():
     assert r.decisions["src:b"] == (MISS, Reason(ReasonCode.INPUT_CHANGED, "a.md", None, hash_bytes(b"alpha")))
 
 
+def test_params_are_inputs_and_survive_as_children_of_hits():
+    w = World()
+    rules = w.rules()
+    rules["par"] = Rule("par", "1", lambda s, c: dict(s.params))
+    rules["gen"] = Rule("gen", "1", lambda s, c: ["k"], lambda s, out: [
+        NodeSpec("par:child", "par", (), (), (("mode", s.params[0][1]),))])
+    e = Engine(w.fs, w.store, rules, "g")
+    roots = [NodeSpec("gen:1", "gen", (), (), (("mode", "a"),)), NodeSpec("par:1", "par", (), (), (("x", "1"),))]
+    r = e.build(roots)
+    assert r.output("par:child") == {"mode": "a"} and r.output("par:1") == {"x": "1"}
+    r = e.build(roots)
+    assert set(r.decisions.values()) == {(HIT, None)}  # the child's params came back from the trace
+    assert w.store.traces()["gen:1"].children[0].params == (("mode", "a"),)
+    roots[1] = NodeSpec("par:1", "par", (), (), (("x", "2"),))
+    r = e.build(roots)
+    assert r.decisions["par:1"] == (MISS, Reason(ReasonCode.INPUT_CHANGED, "param:x", hash_bytes(b"1"),
+                                                 hash_bytes(b"2")))
+    roots[0] = NodeSpec("gen:1", "gen", (), (), (("mode", "b"),))
+    r = e.build(roots)
+    assert r.decisions["gen:1"][0] == CUTOFF and r.decisions["par:child"][0] == MISS
+    assert r.output("par:child") == {"mode": "b"}
+
+
 def test_compute_error_is_wrapped_and_nothing_committed():
     w = World()
     w.build()

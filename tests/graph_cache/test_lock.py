@@ -42,10 +42,10 @@ def kill(proc: subprocess.Popen) -> None:
 def test_acquire_writes_holder_info_and_release_clears_it(tmp_path):
     state = tmp_path / "state"
     with StateLock(state) as lock:
-        text = (state / "lock").read_text()
+        text = (state / "state.lock").read_text()
         assert text.split()[0] == str(os.getpid())
         assert lock.holder()[0] == os.getpid()
-    assert (state / "lock").read_text() == ""
+    assert (state / "state.lock").read_text() == ""
     with StateLock(state, timeout=0):  # free again
         pass
 
@@ -59,9 +59,9 @@ def test_timeout_names_lock_file_and_holder_pid(tmp_path):
             with StateLock(tmp_path, timeout=0.3, on_wait=messages.append):
                 pass
         assert time.monotonic() - start >= 0.3
-        assert len(messages) == 1 and f"PID {proc.pid}" in messages[0] and str(tmp_path / "lock") in messages[0]
+        assert len(messages) == 1 and f"PID {proc.pid}" in messages[0] and str(tmp_path / "state.lock") in messages[0]
         msg = str(ei.value)
-        assert f"PID {proc.pid}" in msg and str(tmp_path / "lock") in msg and "\n" not in msg
+        assert f"PID {proc.pid}" in msg and str(tmp_path / "state.lock") in msg and "\n" not in msg
         assert ei.value.holder_pid == proc.pid
 
         with pytest.raises(LockTimeout):  # timeout=0 fails at once, without waiting
@@ -75,9 +75,9 @@ def test_timeout_names_lock_file_and_holder_pid(tmp_path):
 def test_sigkilled_holder_does_not_leave_a_stale_lock(tmp_path):
     proc = spawn_holder(tmp_path)
     kill(proc)
-    assert (tmp_path / "lock").read_text().split()[0] == str(proc.pid)  # the stale PID is still written...
+    assert (tmp_path / "state.lock").read_text().split()[0] == str(proc.pid)  # the stale PID is still written...
     with StateLock(tmp_path, timeout=0):  # ...but the kernel released the lock
-        assert (tmp_path / "lock").read_text().split()[0] == str(os.getpid())
+        assert (tmp_path / "state.lock").read_text().split()[0] == str(os.getpid())
 
 
 def test_waits_forever_until_released(tmp_path):
@@ -97,11 +97,11 @@ def test_shared_lock_writes_nothing_and_excludes_writers(tmp_path):
     assert not (tmp_path / "fresh").exists()
     with StateLock(tmp_path):
         pass
-    before = (tmp_path / "lock").read_bytes()
+    before = (tmp_path / "state.lock").read_bytes()
     with StateLock(tmp_path, shared=True), StateLock(tmp_path, shared=True, timeout=0):
         with pytest.raises(LockTimeout):
             StateLock(tmp_path, timeout=0).acquire()
-    assert (tmp_path / "lock").read_bytes() == before
+    assert (tmp_path / "state.lock").read_bytes() == before
     proc = spawn_holder(tmp_path)
     try:
         with pytest.raises(LockTimeout, match=f"PID {proc.pid}"):

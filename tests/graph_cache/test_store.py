@@ -60,7 +60,7 @@ def test_roundtrip_persists_everything(tmp_path):
     s, w = Store.open(state)
     assert w is None and (state / "state.db").exists() and s.traces() == {} and s.last_run_id == 0
     rec = FileRecord(StatSig(5, 6, 7), "d" * 32)
-    child = NodeSpec("c:1", "c", ("x.md",), ("t:1",))
+    child = NodeSpec("c:1", "c", ("x.md",), ("t:1",), (("layout", "flat"),))
     tr = Trace("t:1", "t", "v", (("file:x.md", "fp"), ("node:u:1", "fu")), "out", (child,), Decision.CUTOFF,
                Reason(ReasonCode.INPUT_CHANGED, "x.md", "a", None), 12.5, 3)
     s.commit(files={"x.md": rec}, traces={"t:1": tr}, outputs={"t:1": b'"o"'}, blobs={"report": b"R"}, run_id=3)

@@ -64,6 +64,15 @@ def test_key_set_difference_reported_before_value_changes():
     assert verify(SPEC, trace(), "v1", cur) == Reason(ReasonCode.DEPENDENCY_CHANGED, "d:9", None, "o9")
 
 
+def test_param_changed_is_input_changed_with_prefixed_name():
+    spec = NodeSpec("t:x", "t", ("a.md",), (), (("layout", "flat"),))
+    inputs = {file_input("a.md"): "fa", "param:layout": "h1"}
+    assert verify(spec, trace(inputs), "v1", dict(inputs, **{"param:layout": "h2"})) == Reason(
+        ReasonCode.INPUT_CHANGED, "param:layout", "h1", "h2")
+    assert verify(spec, trace(inputs), "v1", {file_input("a.md"): "fa"}) == Reason(
+        ReasonCode.INPUT_CHANGED, "param:layout", "h1", None)
+
+
 def test_reason_as_dict():
     assert Reason(ReasonCode.NEW).as_dict() == {"code": "new", "detail": ""}
     assert Reason(ReasonCode.INPUT_CHANGED, "a", "1", "2").as_dict() == {
