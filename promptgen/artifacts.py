@@ -70,16 +70,17 @@ def graph_document(result) -> dict:
 
 
 def write_all(cfg: Config, out_dir: str | None, result, collected, store) -> list[str]:
-    """Write changed artifacts, prune stale ones; return the relative paths written."""
+    """Write changed artifacts, prune stale ones; return the relative paths written or removed."""
     base = artifacts_dir(cfg, out_dir)
     files = desired(result, collected)
     written = [rel for rel, text in sorted(files.items()) if write_if_changed(os.path.join(base, rel), text)]
     plans_dir = os.path.join(base, "plans")
     if os.path.isdir(plans_dir):
         live = {rel.split("/")[1] for rel in files if rel.startswith("plans/")}
-        for name in os.listdir(plans_dir):
+        for name in sorted(os.listdir(plans_dir)):
             if name not in live:
                 _remove_tree(os.path.join(plans_dir, name))
+                written.append(f"plans/{name}/")
     return written
 
 

@@ -40,7 +40,10 @@ def build(root: Optional[str] = RootOpt, as_json: bool = JsonOpt,
           lock_timeout: Optional[float] = typer.Option(None, "--lock-timeout", help="Seconds to wait for the state lock."),
           metrics_file: Optional[str] = typer.Option(None, "--metrics-file", help="Write Prometheus textfile metrics."),
           push_gateway: Optional[str] = typer.Option(None, "--push-gateway", help="Push metrics to this Pushgateway URL."),
-          job: str = typer.Option("promptgen", "--job", help="Pushgateway job name.")) -> None:
+          job: str = typer.Option("promptgen", "--job", help="Pushgateway job name."),
+          fail_if_changed: bool = typer.Option(False, "--fail-if-changed",
+                                               help="Exit 1 when an artifact file was written or removed "
+                                                    "(for pre-commit: the commit stops and shows the change).")) -> None:
     """Build the document graph incrementally and write artifacts."""
     from promptgen import service
 
@@ -50,6 +53,9 @@ def build(root: Optional[str] = RootOpt, as_json: bool = JsonOpt,
     if metrics_file or push_gateway:
         service.export_metrics(outcome, metrics_file=metrics_file, push_gateway=push_gateway, job=job)
     sys.stdout.write((outcome.json_text() if as_json else outcome.table_text()) + "\n")
+    if fail_if_changed and outcome.artifacts_changed:
+        sys.stderr.write("promptgen: artifacts changed: " + ", ".join(outcome.artifacts_changed) + "\n")
+        raise typer.Exit(errors.EXIT_CHECK_FAILED)
 
 
 @app.command()
@@ -169,8 +175,8 @@ def _exit_code(exc: BaseException) -> int | None:
 def run(argv: List[str]) -> int:
     """Run the CLI on `argv`; return the exit code. Never lets a traceback reach the user."""
     try:
-        app(args=argv, prog_name="promptgen", standalone_mode=False)
-        return 0
+        code = app(args=argv, prog_name="promptgen", standalone_mode=False)
+        return code if isinstance(code, int) else 0  # non-standalone mode returns Exit codes
     except errors.PromptgenError as exc:
         sys.stderr.write(f"promptgen: {exc}\n")
         return exc.exit_code

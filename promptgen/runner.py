@@ -73,13 +73,14 @@ def run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | No
                 phases.lap("collect")
                 from promptgen import artifacts
 
-                artifacts.write_all(cfg, out_dir, result, collected, store)
+                changed = artifacts.write_all(cfg, out_dir, result, collected, store)
                 phases.lap("render")
                 elapsed = time.perf_counter() - started
                 outcome = BuildOutcome(cfg=cfg, counts=counter.counts, diagnostics=collected.diagnostics,
                                        elapsed=elapsed, phases={**recorder.seconds, **phases.seconds},
                                        warnings=[warning] if warning else [], statuses=collected.statuses,
-                                       result=result, profile=profile, metrics=metrics_sink)
+                                       result=result, profile=profile, metrics=metrics_sink,
+                                       artifacts_changed=changed)
                 save_manifest(cfg, spec, collected, outcome, store)
                 history.append(cfg, store, outcome)
                 phases.lap("persist")

@@ -51,6 +51,7 @@ class BuildOutcome:
     result: object = None
     profile: bool = False
     metrics: object = None
+    artifacts_changed: list[str] = field(default_factory=list)  # artifact paths written or removed
 
     def diag_summary(self) -> dict[str, int]:
         out: dict[str, int] = {}
