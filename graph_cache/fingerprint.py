@@ -52,6 +52,8 @@ def fingerprint_file(fs: FileSystem, path: str, previous: FileRecord | None, sta
             return FileRecord(StatSig(RECHECK, 0, 0), f"unreadable:{e.errno}:0:0"), False
         if stat is None:
             return None, False
+    elif type(stat) is not StatSig:
+        stat = StatSig(*stat)  # callers may pass plain (mtime_ns, size, ino) tuples
     if previous is not None and previous.stat == stat:
         return previous, False
     try:

@@ -5,25 +5,30 @@ module must stay free of heavy imports; diagnostics arrive as an already-seriali
 """
 from __future__ import annotations
 
-import json
-
 SCHEMA_VERSION = 1
 RESULTS = ("hit", "miss", "cutoff")
 
 
+def by_type_json(by_type: dict[str, dict[str, int]]) -> str:
+    """`{"<type>": {"hit": n, "miss": n, "cutoff": n}}` (node types are plain identifiers)."""
+    return "{" + ",".join(f'"{t}":{{' + ",".join(f'"{r}":{int(by_type[t].get(r, 0))}' for r in RESULTS) + "}"
+                          for t in sorted(by_type)) + "}"
+
+
 def build_json(by_type: dict[str, dict[str, int]], recomputed: list[str], diagnostics_json: str,
                elapsed_s: float, extra: dict | None = None) -> str:
-    """The `build --json` object, as one line of text (diagnostics spliced in pre-serialised)."""
-    head = {
-        "schema_version": SCHEMA_VERSION,
-        "nodes_total": sum(sum(c.get(r, 0) for r in RESULTS) for c in by_type.values()),
-        "by_type": {t: {r: int(by_type[t].get(r, 0)) for r in RESULTS} for t in sorted(by_type)},
-        "recomputed": list(recomputed),
-    }
-    if extra:
-        head.update(extra)
-    text = json.dumps(head, separators=(",", ":"))
-    return text[:-1] + ',"diagnostics":' + diagnostics_json + ',"elapsed_s":' + f"{elapsed_s:.6f}" + "}"
+    """The `build --json` object as one line (diagnostics spliced in pre-serialised). `json` is imported
+    only when there are node ids or extra fields to escape, so the no-op path does without it."""
+    total = sum(sum(c.get(r, 0) for r in RESULTS) for c in by_type.values())
+    tail = ""
+    if recomputed or extra:
+        import json
+
+        tail = "," + json.dumps({"recomputed": list(recomputed), **(extra or {})}, separators=(",", ":"))[1:-1]
+    else:
+        tail = ',"recomputed":[]'
+    return (f'{{"schema_version":{SCHEMA_VERSION},"nodes_total":{total},"by_type":{by_type_json(by_type)}'
+            f'{tail},"diagnostics":{diagnostics_json},"elapsed_s":{elapsed_s:.6f}}}')
 
 
 def severity_counts(diag_summary: dict[str, int]) -> str:

@@ -9,10 +9,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from promptgen.errors import ConfigError, UsageError
-
-STATE_DIR = ".promptgen"
-CONFIG_FILE = "config.toml"
+from promptgen.errors import ConfigError
+from promptgen.rootfind import CONFIG_FILE, STATE_DIR, config_bytes, find_root  # noqa: F401 (re-exported)
 DEFAULT_SIZE_CAP = 5 * 1024 * 1024
 KNOWN_KEYS = {"workspace", "size_cap_mib", "history_keep", "lock_timeout", "artifacts_dir"}
 
@@ -39,36 +37,6 @@ class Config:
     def engine_key(self) -> str:
         """Settings that change node outputs (part of every node's version key)."""
         return f"size_cap={self.size_cap}"
-
-
-def find_root(explicit: str | None, cwd: str | None = None) -> str:
-    """`--root` if given, else the nearest ancestor holding `.promptgen/`, else the current directory."""
-    if explicit:
-        path = os.path.abspath(explicit)
-        if not os.path.isdir(path):
-            raise UsageError(f"--root {explicit}: not a directory")
-        return path
-    here = os.path.abspath(cwd or os.getcwd())
-    probe = here
-    while True:
-        if os.path.isdir(os.path.join(probe, STATE_DIR)):
-            return probe
-        parent = os.path.dirname(probe)
-        if parent == probe:
-            return here
-        probe = parent
-
-
-def config_bytes(root: str) -> bytes:
-    """Raw bytes of every configuration source, for a cheap change check on the no-op path."""
-    chunks = []
-    for rel in (os.path.join(STATE_DIR, CONFIG_FILE), "pyproject.toml"):
-        try:
-            with open(os.path.join(root, rel), "rb") as fh:
-                chunks.append(rel.encode() + b"\0" + fh.read())
-        except OSError:
-            chunks.append(rel.encode() + b"\0-")
-    return b"\1".join(chunks)
 
 
 def _toml_loads(text: str, path: str) -> dict:

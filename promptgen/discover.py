@@ -1,7 +1,8 @@
-"""Workspace discovery (R-LAYOUT-1..3, R-NAME-*, R-READ-LINK). Stdlib only: `scan` runs on the no-op path.
+"""Workspace discovery (R-LAYOUT-1..3, R-NAME-*, R-READ-LINK). Stdlib only.
 
-`walk(fs)` lists candidate files (see `names.is_candidate`) with one `listdir` per folder and one stat per
-candidate; `scan(fs)` is its `{path: StatSig}`; `discover(fs)` = walk + `discover_paths`, which classifies
+`walk(fs)` lists candidate files: on disk through `promptgen.scan.scan_tree` (the same stat-walk the no-op
+fast path uses), on other filesystems (the in-memory fake) with one `listdir` per folder; `scan(fs)` is
+its `{path: stat}`; `discover(fs)` = walk + `discover_paths`, which classifies
 paths only (no reads): plan folders, flat plans, look-alikes, the files of each plan, duplicates, orphans.
 Diagnostics are plain dicts (code, severity, path, line, achievement, message, detail).
 
@@ -18,15 +19,12 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any, Iterable, NamedTuple, Optional
 
-from graph_cache.fs import RealFileSystem, StatSig
+from graph_cache.fs import RealFileSystem
 from promptgen import names as N
+from promptgen.scan import CONTAINERS, MAX_DEPTH, NO_WALK, WORKSPACE_DIRS, scan_tree
 
-CONTAINERS = ("plans", "backlog-plans")
-WORKSPACE_DIRS = ("subplans", "execution", "archive")
-NO_WALK = frozenset({"node_modules", "__pycache__", "documentation", "observability", "observations"})
 NO_SEARCH = frozenset({"subplans", "execution", "feedbacks", "documentation", "archive"})
 PLAN_SEARCH_DEPTH = 3
-MAX_DEPTH = 8
 _FIRST = frozenset("PSEAFp")  # first letters of candidate names (cheap pre-filter)
 
 
@@ -50,22 +48,6 @@ def _inside(real: str, root_real: str) -> bool:
     return real == root_real or real.startswith(root_real.rstrip("/") + "/")
 
 
-def _real_lister(fs: Any):
-    """For `graph_cache.fs.RealFileSystem`: `os.scandir` directly (d_type, no per-entry path joins)."""
-    root = fs.root
-
-    def listing(d: str):
-        with os.scandir(os.path.join(root, d) if d else root) as it:
-            for e in it:
-                yield e.name, e.is_dir(), e.is_symlink(), e
-
-    def stat(d: str, e: Any) -> Any:
-        st = e.stat()
-        return StatSig(st.st_mtime_ns, st.st_size, st.st_ino)
-
-    return listing, stat
-
-
 def _generic_lister(fs: Any):
     def listing(d: str):
         for e in fs.listdir(d):
@@ -80,7 +62,10 @@ def _generic_lister(fs: Any):
 def walk(fs: Any, max_depth: int = MAX_DEPTH) -> Walk:
     """List candidate files under the plan containers and the workspace-level folders (or the whole root
     when it has neither `plans/` nor `backlog-plans/`), never leaving the root."""
-    listing, stat = _real_lister(fs) if isinstance(fs, RealFileSystem) else _generic_lister(fs)
+    if isinstance(fs, RealFileSystem):
+        files, containers, notes = scan_tree(fs.root, max_depth)
+        return Walk(files, containers, notes)
+    listing, stat = _generic_lister(fs)
     try:
         top = list(listing(""))
     except OSError:
@@ -126,7 +111,7 @@ def walk(fs: Any, max_depth: int = MAX_DEPTH) -> Walk:
 
 
 def scan(fs: Any) -> dict:
-    """`{path: StatSig}` of every candidate file (the fast path compares it with the last build)."""
+    """`{path: stat}` of every candidate file (the fast path uses `promptgen.scan.scan` directly)."""
     return walk(fs).files
 
 

@@ -44,15 +44,12 @@ def parse_args(argv: list[str]) -> dict | None:
     return opts
 
 
-def global_key(root: str) -> str:
-    """Digest of everything besides the documents that decides the results (config, tool, templates)."""
-    import xxhash
+def global_key(root: str) -> bytes:
+    """Everything besides the documents that decides the results: tool version, configuration bytes,
+    template files' stats. Compared as raw bytes: no hashing library needed on the no-op path."""
+    from promptgen.rootfind import config_bytes
 
-    from promptgen.config import config_bytes
-
-    h = xxhash.xxh3_128()
-    h.update(__version__.encode() + b"\0")
-    h.update(config_bytes(root))
+    parts = [__version__.encode(), config_bytes(root)]
     tdir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
     try:
         names = sorted(n for n in os.listdir(tdir) if n.endswith(".md"))
@@ -60,8 +57,8 @@ def global_key(root: str) -> str:
         names = []
     for name in names:
         st = os.stat(os.path.join(tdir, name))
-        h.update(f"{name}:{st.st_mtime_ns}:{st.st_size}\0".encode())
-    return h.hexdigest()
+        parts.append(f"{name}:{st.st_mtime_ns}:{st.st_size}:{st.st_ino}".encode())
+    return b"\0".join(parts)
 
 
 def try_run(argv: list[str]) -> int | None:
@@ -77,7 +74,7 @@ def try_run(argv: list[str]) -> int | None:
 
 
 def _serve(opts: dict, started: float) -> int | None:
-    from promptgen.config import STATE_DIR, find_root
+    from promptgen.rootfind import STATE_DIR, find_root
 
     if opts["root"] is not None and not os.path.isdir(opts["root"]):
         return None
@@ -88,18 +85,15 @@ def _serve(opts: dict, started: float) -> int | None:
     manifest = Manifest.load(os.path.join(state_dir, MANIFEST))
     if manifest is None:
         return None
-    key = global_key(root)
     import marshal
 
     payload = marshal.loads(manifest.payload)
-    if not isinstance(payload, dict) or payload.get("global_key") != key:
+    if not isinstance(payload, dict) or payload.get("global_key") != global_key(root):
         return None
-    from graph_cache.fs import RealFileSystem
-    from promptgen.discover import scan
+    from promptgen.scan import scan
 
-    fs = RealFileSystem(os.path.join(root, payload["workspace"]))
-    current = scan(fs)
-    result = quick_check(fs, manifest, current, manifest.global_key)
+    workspace = os.path.join(root, payload["workspace"])
+    result = quick_check(_LazyFs(workspace), manifest, scan(workspace), manifest.global_key)
     if not result.unchanged:
         return None
     if result.touched:
@@ -110,13 +104,27 @@ def _serve(opts: dict, started: float) -> int | None:
     return code
 
 
+class _LazyFs:
+    """A RealFileSystem created only if quick_check must hash a file (its import costs on every run)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._fs = None
+
+    def __getattr__(self, name: str):
+        if self._fs is None:
+            from graph_cache.fs import RealFileSystem
+
+            self._fs = RealFileSystem(self.root)
+        return getattr(self._fs, name)
+
+
 def _record(state_dir: str, manifest, elapsed: float) -> None:
     """Append this no-op run to the history (all hits), best effort."""
     try:
         from promptgen import history
 
-        by_type = {t: {"hit": n, "miss": 0, "cutoff": 0} for t, n in manifest.counts_by_type.items()}
-        history.append_line(state_dir, history.record(by_type, elapsed, {}, __version__, fast=True))
+        history.append_line(state_dir, history.fast_record_line(manifest.counts_by_type, elapsed, __version__))
     except OSError:
         pass
 

@@ -5,7 +5,6 @@ The file is trimmed to the last `history_keep` records by full builds, which hol
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -30,8 +29,24 @@ def record(by_type: dict, elapsed: float, phases: dict, version: str, fast: bool
             "phases": {k: round(v, 6) for k, v in phases.items()}}
 
 
-def append_line(state_dir: str, rec: dict) -> None:
-    line = (json.dumps(rec, separators=(",", ":")) + "\n").encode()
+def fast_record_line(counts_by_type: dict[str, int], elapsed: float, version: str) -> str:
+    """The record of a no-op run served by the fast path (all hits), formatted without `json`."""
+    from promptgen.buildreport import by_type_json
+
+    by_type = by_type_json({t: {"hit": n} for t, n in counts_by_type.items()})
+    return (f'{{"time":{time.time():.3f},"version":"{version}","fast_path":true,'
+            f'"duration_s":{elapsed:.6f},"by_type":{by_type},"phases":{{}}}}')
+
+
+def append_line(state_dir: str, rec: dict | str) -> None:
+    """Append one record (a dict, or an already formatted JSON object) to the history file."""
+    if isinstance(rec, str):
+        text = rec
+    else:
+        import json
+
+        text = json.dumps(rec, separators=(",", ":"))
+    line = (text + "\n").encode()
     fd = os.open(os.path.join(state_dir, HISTORY), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line)
@@ -64,6 +79,8 @@ def load(state_dir: str, limit: int) -> list[dict]:
             lines = fh.read().splitlines()
     except OSError:
         return []
+    import json
+
     out = []
     for raw in lines[-limit:] if limit > 0 else []:
         try:

@@ -10,6 +10,7 @@ from promptgen import errors
 from promptgen.config import Config
 
 MANIFEST = "manifest.bin"
+MANIFEST_KEY = "promptgen-manifest-1"  # the real key (version, config, templates) is in the payload
 LOCK_TIMEOUT_HINT = "use --lock-timeout SECONDS to wait longer"
 
 
@@ -179,7 +180,7 @@ def save_manifest(cfg: Config, spec, collected: Collected, outcome, store) -> No
         "check_text": check.text(),
         "check_exit": check.exit_code,
     }
-    manifest = Manifest(payload["global_key"], manifest_files(cfg, spec, outcome.result),
+    manifest = Manifest(MANIFEST_KEY, manifest_files(cfg, spec, outcome.result),
                         marshal.dumps(payload), counts_by_type)
     manifest.save(os.path.join(cfg.state_dir, MANIFEST))
 

@@ -1,0 +1,96 @@
+"""The stat-walk: candidate document files under a workspace, with their stats. Only `os` is imported.
+
+Shared by discovery (full path) and the no-op fast path, so both see exactly the same file set. Walks
+`plans/`, `backlog-plans/` and the workspace-level `subplans/`, `execution/`, `archive/` (or the whole
+root when it has neither plans folder), never follows a symlink out of the root (info
+`symlink-skipped`), skips dot-folders and tool folders, and keeps only regular files whose name is a
+candidate (`PLAN_`, `SUBPLAN_`, ... `.md`, or `parallel.json`): FIFOs and devices are never opened.
+"""
+from __future__ import annotations
+
+import os
+
+CONTAINERS = ("plans", "backlog-plans")
+WORKSPACE_DIRS = ("subplans", "execution", "archive")
+NO_WALK = frozenset({"node_modules", "__pycache__", "documentation", "observability", "observations"})
+MAX_DEPTH = 8
+PREFIXES = ("PLAN_", "SUBPLAN_", "EXECUTION_TASK_", "APPROVED_", "FIX_", "SKIPPED_")
+_FIRST = frozenset("PSEAFp")  # first letters of candidate names (cheap pre-filter)
+
+
+def is_candidate(name: str) -> bool:
+    """A node-prefixed `.md` file or `parallel.json` (no regex: this runs on every file name)."""
+    if name == "parallel.json":
+        return True
+    return name.endswith(".md") and name.startswith(PREFIXES)
+
+
+def _inside(real: str, root_real: str) -> bool:
+    return real == root_real or real.startswith(root_real.rstrip("/") + "/")
+
+
+def _symlink_note(path: str) -> dict:
+    return {"code": "symlink-skipped", "severity": "info", "path": path, "line": None, "achievement": None,
+            "message": "symbolic link points outside the root; not followed", "detail": None}
+
+
+def scan_tree(root: str, max_depth: int = MAX_DEPTH) -> tuple[dict, tuple, list]:
+    """({path: (mtime_ns, size, ino) or None}, containers, diagnostics) for the workspace at `root`.
+
+    Paths are POSIX, relative to `root`. `containers` are the folders searched for plans (`("",)`
+    means the root itself). A candidate whose stat fails maps to None (the build reports it).
+    """
+    files: dict = {}
+    notes: list = []
+    try:
+        with os.scandir(root) as it:
+            top = sorted(it, key=lambda e: e.name)
+    except OSError:
+        return files, ("",), notes
+    containers = tuple(c for c in CONTAINERS if any(e.name == c and e.is_dir() for e in top)) or ("",)
+    allowed = None if containers == ("",) else frozenset(containers + WORKSPACE_DIRS)
+    root_real = os.path.realpath(root)
+    seen: set = set()
+    stack = [("", 0, top)]
+    while stack:
+        d, depth, entries = stack.pop()
+        subdirs = []
+        try:
+            if entries is None:
+                with os.scandir(os.path.join(root, d)) as it:
+                    entries = list(it)
+            for e in entries:
+                name = e.name
+                if depth == 0 and allowed is not None and name not in allowed:
+                    continue
+                path = f"{d}/{name}" if d else name
+                if e.is_symlink():
+                    real = os.path.realpath(e.path)
+                    if not _inside(real, root_real):
+                        notes.append(_symlink_note(path))
+                        continue
+                    if e.is_dir():
+                        if real in seen:
+                            continue
+                        seen.add(real)
+                if e.is_dir():
+                    if depth < max_depth and name[0] != "." and name not in NO_WALK:
+                        subdirs.append(path)
+                elif name[0] in _FIRST and (allowed is None or depth > 0) and is_candidate(name):
+                    try:
+                        if not e.is_file():
+                            continue  # FIFO, socket, device: never opened
+                        st = e.stat()
+                        files[path] = (st.st_mtime_ns, st.st_size, st.st_ino)
+                    except OSError:
+                        files[path] = None
+        except OSError:
+            pass  # vanished or unreadable folder: keep what was listed
+        subdirs.sort(reverse=True)
+        stack.extend((p, depth + 1, None) for p in subdirs)
+    return files, containers, notes
+
+
+def scan(root: str) -> dict:
+    """`{path: stat tuple}` of every candidate file (what the fast path compares with the manifest)."""
+    return scan_tree(root)[0]
