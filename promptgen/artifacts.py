@@ -45,28 +45,25 @@ def desired(result, collected) -> dict[str, str]:
     for status in collected.statuses:
         entry = plan_entry(status)
         feature = entry["name"]
-        plan_diags = [d for d in collected.diagnostics if d["path"] == entry["path"]
-                      or d["path"].startswith(entry["plan_dir"] + "/")]
+        plan_diags = collected.plan_diagnostics.get(feature, [])
         files[f"plans/{feature}/status.json"] = _dumps({**entry, "diagnostics": plan_diags})
         nxt = result.output("next:" + feature)
         files[f"plans/{feature}/next.md"] = nxt["text"].rstrip("\n") + "\n"
     summary = result.output("summary:workspace")
     files["summary.md"] = summary["markdown"].rstrip("\n") + "\n\n" + diagnostics_markdown(collected.diagnostics)
     files["summary.json"] = _dumps({"plans": summary["rows"], "diagnostics": collected.diagnostics})
-    files["graph.json"] = _dumps(graph_document(result))
+    files["graph.json"] = graph_document(result)
     return files
 
 
-def graph_document(result) -> dict:
-    """Nodes and edges of the build graph (node-link style); stable while the graph is."""
-    nodes, edges = [], []
-    for node_id in sorted(result.traces):
-        trace = result.traces[node_id]
-        nodes.append({"id": node_id, "type": trace.type})
-        for key, _fp in trace.inputs:
-            if key.startswith("node:"):
-                edges.append({"source": key[5:], "target": node_id})
-    return {"directed": True, "nodes": nodes, "edges": edges}
+def graph_document(result) -> str:
+    """The build graph, exactly what `promptgen graph --format json` prints (networkx node-link JSON)."""
+    from graph_cache.graph import to_json
+
+    return to_json(result.traces)
+
+
+PLAN_FILES = ("status.json", "next.md")
 
 
 def write_all(cfg: Config, out_dir: str | None, result, collected, store) -> list[str]:
@@ -78,22 +75,32 @@ def write_all(cfg: Config, out_dir: str | None, result, collected, store) -> lis
     if os.path.isdir(plans_dir):
         live = {rel.split("/")[1] for rel in files if rel.startswith("plans/")}
         for name in sorted(os.listdir(plans_dir)):
-            if name not in live:
-                _remove_tree(os.path.join(plans_dir, name))
+            if name not in live and _remove_plan_artifacts(os.path.join(plans_dir, name)):
                 written.append(f"plans/{name}/")
     return written
 
 
-def _remove_tree(path: str) -> None:
-    import shutil
+def _remove_plan_artifacts(folder: str) -> bool:
+    """Remove a vanished plan's artifact files, then its folder if that left it empty.
 
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path, ignore_errors=True)
-    else:
+    Only the files promptgen writes are removed: an `--out` folder that also holds other things (even
+    a methodology `plans/` tree) loses nothing else. True when something was removed.
+    """
+    if os.path.islink(folder) or not os.path.isdir(folder):
+        return False
+    removed = False
+    for name in PLAN_FILES:
         try:
-            os.unlink(path)
+            os.unlink(os.path.join(folder, name))
+            removed = True
         except OSError:
             pass
+    try:
+        os.rmdir(folder)
+        removed = True
+    except OSError:
+        pass  # not empty: it holds files promptgen did not write
+    return removed
 
 
 def diagnostics_markdown(diags: list[dict]) -> str:

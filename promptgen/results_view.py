@@ -40,12 +40,11 @@ class Results:
 
     # -- status / ready / check --------------------------------------------------------------
     def status_document(self, plan: str | None) -> dict:
-        diags = self.outcome.diagnostics
         if plan is None:
-            return report.status_document(self.statuses, diags)
+            return report.status_document(self.statuses, self.outcome.diagnostics)
         s = self.find_plan(plan)
         entry = report.plan_entry(s)
-        mine = [d for d in diags if d["path"] == entry["path"] or d["path"].startswith(entry["plan_dir"] + "/")]
+        mine = self.outcome.plan_diagnostics.get(entry["name"], [])
         return {"schema_version": 1, "plans": [entry], "diagnostics": report.sort_diags(mine)}
 
     def ready_document(self, plan: str | None) -> dict:

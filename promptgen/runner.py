@@ -80,6 +80,7 @@ def run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | No
                 outcome = BuildOutcome(cfg=cfg, counts=counter.counts, diagnostics=collected.diagnostics,
                                        elapsed=elapsed, phases={**recorder.seconds, **phases.seconds},
                                        warnings=[warning] if warning else [], statuses=collected.statuses,
+                                       plan_diagnostics=collected.plan_diagnostics,
                                        result=result, profile=profile, metrics=metrics_sink,
                                        artifacts_changed=changed)
                 save_manifest(cfg, spec, collected, outcome, store)
@@ -138,6 +139,7 @@ class Collected:
     def __init__(self) -> None:
         self.statuses: list[dict] = []
         self.diagnostics: list[dict] = []
+        self.plan_diagnostics: dict[str, list[dict]] = {}  # feature -> the diagnostics of its plan
 
 
 def collect(disc, spec, result) -> Collected:
@@ -146,8 +148,9 @@ def collect(disc, spec, result) -> Collected:
     for feature in sorted(spec.plan_infos):
         model = result.output("model:" + feature)
         status = result.output("status:" + feature)
-        diags.extend(model.get("diagnostics", []))
-        diags.extend(status.get("diagnostics", []))
+        mine = model.get("diagnostics", []) + status.get("diagnostics", [])
+        out.plan_diagnostics[feature] = sort(mine)
+        diags.extend(mine)
         out.statuses.append(status)
     out.diagnostics = sort(diags)
     return out
@@ -173,8 +176,7 @@ def save_manifest(cfg: Config, spec, collected: Collected, outcome, store) -> No
         "diag_summary": outcome.diag_summary(),
         "status_json": dumps(status_doc),
         "status_by_plan": {p["name"]: dumps({"schema_version": 1, "plans": [p],
-                                             "diagnostics": [d for d in status_doc["diagnostics"]
-                                                             if _belongs(d, p)]})
+                                             "diagnostics": collected.plan_diagnostics[p["name"]]})
                            for p in status_doc["plans"]},
         "check_json": dumps(check.as_json()),
         "check_text": check.text(),
@@ -201,8 +203,3 @@ def manifest_files(cfg: Config, spec, result) -> dict:
         if rec is not None:
             files[path] = (rec.stat.mtime_ns, rec.stat.size, rec.stat.ino, rec.digest)
     return files
-
-
-def _belongs(diag: dict, plan: dict) -> bool:
-    path = diag.get("path") or ""
-    return path == plan["path"] or path.startswith(plan["plan_dir"] + "/")

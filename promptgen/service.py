@@ -48,6 +48,7 @@ class BuildOutcome:
     dry_run: bool = False
     reasons: dict[str, dict] = field(default_factory=dict)
     statuses: list[dict] = field(default_factory=list)
+    plan_diagnostics: dict[str, list[dict]] = field(default_factory=dict)  # feature -> its diagnostics
     result: object = None
     profile: bool = False
     metrics: object = None
