@@ -104,6 +104,12 @@ class _Context:
             raise UndeclaredInputError(f"{self._spec.id} read output of undeclared dep {node_id}")
         return self._build.output(node_id)
 
+    def output_bytes(self, node_id: str) -> bytes:
+        """A dep's output as its serialised JSON bytes (lets a rule use a native JSON parser)."""
+        if node_id not in self._spec.deps:
+            raise UndeclaredInputError(f"{self._spec.id} read output of undeclared dep {node_id}")
+        return self._build.output_bytes(node_id)
+
 
 class _Build:
     def __init__(self, engine: Engine, stats: Mapping[str, StatSig | None], dry_run: bool,
@@ -145,13 +151,18 @@ class _Build:
 
     def output(self, node_id: str) -> Any:
         if node_id not in self.decoded:
-            data = self.data.get(node_id)
-            if data is None:
-                data = self.store.load_output(node_id)
+            self.decoded[node_id] = json.loads(self.output_bytes(node_id))
+        return self.decoded[node_id]
+
+    def output_bytes(self, node_id: str) -> bytes:
+        """The serialised output of a node of this build (computed now, or loaded for a hit)."""
+        data = self.data.get(node_id)
+        if data is None:
+            data = self.store.load_output(node_id)
             if data is None:
                 data = self.rematerialise(node_id)
-            self.decoded[node_id] = json.loads(data)
-        return self.decoded[node_id]
+            self.data[node_id] = data
+        return data
 
     def rematerialise(self, node_id: str) -> bytes:
         """A hit whose stored output is missing (damaged store): recompute it, keep its decision."""
@@ -172,7 +183,10 @@ class _Build:
         """Run the rule; returns (canonical output bytes, children). Rule failures -> ComputeError."""
         children: tuple[NodeSpec, ...] = ()
         try:
-            data = canonical_json(rule.compute(spec, _Context(self, spec)))
+            out = rule.compute(spec, _Context(self, spec))
+            # A rule may return its output already serialised (deterministic JSON bytes), e.g. from a
+            # fast native serialiser; anything else is serialised canonically here.
+            data = bytes(out) if isinstance(out, (bytes, bytearray)) else canonical_json(out)
             if rule.children is not None:  # children see the decoded JSON, like dependents do
                 self.decoded[spec.id] = value = json.loads(data)
                 children = tuple(rule.children(spec, value))

@@ -110,12 +110,16 @@ class ComputeContext(Protocol):
     def output_of(self, node_id: str) -> Any:  # output of a declared dep (lazy-loaded on hits)
         ...
 
+    def output_bytes(self, node_id: str) -> bytes:  # the same, still serialised (JSON bytes)
+        ...
+
 
 @dataclass(frozen=True)
 class Rule:
     """How to compute one node type.
 
-    `compute(spec, ctx)` returns a JSON-serialisable value; `children(spec, output)` returns the nodes
+    `compute(spec, ctx)` returns a JSON-serialisable value (or deterministic JSON bytes it serialised
+    itself); `children(spec, output)` returns the nodes
     this node generates (default none); `version` must change whenever the code or template behind the
     node type changes output.
     """

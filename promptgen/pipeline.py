@@ -41,7 +41,10 @@ def doc_id(kind: str, path: str) -> str:
 
 
 class ModelCache:
-    """Validated pydantic models of node outputs, memoised for one build (outputs are plain JSON)."""
+    """Validated pydantic models of node outputs, memoised for one build.
+
+    Outputs are stored as JSON bytes serialised by pydantic (`model_dump_json`) and validated back with
+    `model_validate_json`: both run in pydantic-core, several times faster than a dict round trip."""
 
     def __init__(self) -> None:
         self._memo: dict[str, Any] = {}
@@ -49,7 +52,7 @@ class ModelCache:
     def get(self, ctx, node_id: str, cls):
         got = self._memo.get(node_id)
         if got is None:
-            got = cls.model_validate(ctx.output_of(node_id))
+            got = cls.model_validate_json(ctx.output_bytes(node_id))
             self._memo[node_id] = got
         return got
 
@@ -71,7 +74,7 @@ def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo], doc_fields: dict[
             error = exc
         kind, fields = doc_fields[spec.id]
         doc = parse_document(kind, data, path, read_error=error, size_cap=size_cap, **fields)
-        return doc.model_dump(mode="json")
+        return doc.model_dump_json().encode()
 
     def compute_model(spec: NodeSpec, ctx) -> Any:
         info = plan_infos[spec.key]
@@ -84,11 +87,11 @@ def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo], doc_fields: dict[
         model = resolve.resolve_plan(info, docs["plan"][0], subplans, archived, docs["execution"],
                                      docs["feedback"], docs["parallel"][0] if docs["parallel"] else None,
                                      discovery_diagnostics=discovery_diags.get(spec.key, ()))
-        return model.model_dump(mode="json")
+        return model.model_dump_json().encode()
 
     def compute_status(spec: NodeSpec, ctx) -> Any:
         model = cache.get(ctx, "model:" + spec.key, PlanModel)
-        return workflow.plan_status(model).model_dump(mode="json")
+        return workflow.plan_status(model).model_dump_json().encode()
 
     def status_children(spec: NodeSpec, output: Any) -> list[NodeSpec]:
         status = PlanStatus.model_validate(output)

@@ -122,28 +122,47 @@ class Section(NamedTuple):
 
 # ------------------------------------------------------------------------------------------- markdown
 
-def fence_mask(lines: list[str]) -> list[bool]:
+_FENCE_LINE = re.compile(r"^[ \t]*(?:`{3,}|~{3,})", re.M)
+_HASH_LINE = re.compile(r"^ {0,3}#", re.M)
+
+
+def _line_numbers(text: str, pattern: re.Pattern) -> list[int]:
+    """0-based indices of the lines where `pattern` (anchored with ^, re.M) matches."""
+    out, line, pos = [], 0, 0
+    for m in pattern.finditer(text):
+        start = m.start()
+        line += text.count("\n", pos, start)
+        pos = start
+        out.append(line)
+    return out
+
+
+def fence_mask(lines: list[str], candidates: Optional[list[int]] = None) -> list[bool]:
     """Per line: True inside a fenced code block (delimiter lines included).
 
     A fence opens with >= 3 backticks or tildes (any indentation; a backtick info string may not contain
     a backtick) and closes with the same character, at least as many, and nothing else on the line. An
-    unclosed fence runs to the end of the document.
+    unclosed fence runs to the end of the document. `candidates` (indices of the lines that can open or
+    close a fence) lets a caller skip the other lines.
     """
     mask = [False] * len(lines)
-    char, size = "", 0
-    for i, line in enumerate(lines):
+    indices = candidates if candidates is not None else range(len(lines))
+    char, size, opened = "", 0, 0
+    for i in indices:
+        line = lines[i]
         if char:
-            mask[i] = True
             if char * 3 in line:
                 m = _FENCE.match(line)
                 if m and m.group(1)[0] == char and len(m.group(1)) >= size and not m.group(2).strip():
+                    mask[opened:i + 1] = [True] * (i + 1 - opened)
                     char = ""
             continue
         if "```" in line or "~~~" in line:
             m = _FENCE.match(line)
             if m and not (m.group(1)[0] == "`" and "`" in m.group(2)):
-                char, size = m.group(1)[0], len(m.group(1))
-                mask[i] = True
+                char, size, opened = m.group(1)[0], len(m.group(1)), i
+    if char:
+        mask[opened:] = [True] * (len(lines) - opened)
     return mask
 
 
@@ -153,12 +172,15 @@ class Markdown:
     __slots__ = ("lines", "fenced", "headings", "_fields", "_ends")
 
     def __init__(self, text: str) -> None:
-        self.lines = text.split("\n")
-        self.fenced = fence_mask(self.lines)
+        self.lines = lines = text.split("\n")
+        if "```" in text or "~~~" in text:
+            self.fenced = fenced = fence_mask(lines, _line_numbers(text, _FENCE_LINE))
+        else:
+            self.fenced = fenced = [False] * len(lines)
         heads = []
-        for i, line in enumerate(self.lines):
-            if line[:4].lstrip(" ").startswith("#") and not self.fenced[i]:
-                h = parse_heading(line)
+        for i in _line_numbers(text, _HASH_LINE):
+            if not fenced[i]:
+                h = parse_heading(lines[i])
                 if h is not None:
                     heads.append(Heading(i, h[0], h[1]))
         self.headings: list[Heading] = heads
