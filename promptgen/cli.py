@@ -45,17 +45,13 @@ def build(root: Optional[str] = RootOpt, as_json: bool = JsonOpt,
                                                help="Exit 1 when an artifact file was written or removed "
                                                     "(for pre-commit: the commit stops and shows the change).")) -> None:
     """Build the document graph incrementally and write artifacts."""
-    from promptgen import service
+    from promptgen.buildcmd import execute
 
-    outcome = service.build(root, out_dir=out, dry_run=dry_run, profile=profile, lock_timeout=lock_timeout)
-    for warning in outcome.warnings:
-        sys.stderr.write(f"promptgen: warning: {warning}\n")
-    if metrics_file or push_gateway:
-        service.export_metrics(outcome, metrics_file=metrics_file, push_gateway=push_gateway, job=job)
-    sys.stdout.write((outcome.json_text() if as_json else outcome.table_text()) + "\n")
-    if fail_if_changed and outcome.artifacts_changed:
-        sys.stderr.write("promptgen: artifacts changed: " + ", ".join(outcome.artifacts_changed) + "\n")
-        raise typer.Exit(errors.EXIT_CHECK_FAILED)
+    code = execute(root=root, as_json=as_json, out=out, dry_run=dry_run, profile=profile,
+                   lock_timeout=lock_timeout, metrics_file=metrics_file, push_gateway=push_gateway, job=job,
+                   fail_if_changed=fail_if_changed)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -166,37 +162,26 @@ def clean(root: Optional[str] = RootOpt) -> None:
     typer.echo(f"removed {removed} cache entr{'y' if removed == 1 else 'ies'}")
 
 
-def _exit_code(exc: BaseException) -> int | None:
-    """The exit code of typer's/click's Exit (typer >= 0.29 vendors click; older releases use click)."""
+def _framework_error(exc: BaseException) -> int | None:
+    """typer/click exits and usage errors (typer >= 0.29 vendors click; older releases use click)."""
     code = getattr(exc, "exit_code", None)
-    return code if type(exc).__name__ == "Exit" and isinstance(code, int) else None
+    if type(exc).__name__ == "Exit" and isinstance(code, int):
+        return code
+    if type(exc).__name__ == "Abort":
+        sys.stderr.write("promptgen: aborted\n")
+        return 1
+    if hasattr(exc, "format_message"):  # bad option, missing argument
+        sys.stderr.write(f"promptgen: {exc.format_message()}\n")
+        return errors.EXIT_USAGE
+    return None
 
 
 def run(argv: List[str]) -> int:
     """Run the CLI on `argv`; return the exit code. Never lets a traceback reach the user."""
-    try:
+    from promptgen.boundary import guarded
+
+    def call() -> int:
         code = app(args=argv, prog_name="promptgen", standalone_mode=False)
         return code if isinstance(code, int) else 0  # non-standalone mode returns Exit codes
-    except errors.PromptgenError as exc:
-        sys.stderr.write(f"promptgen: {exc}\n")
-        return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("promptgen: interrupted\n")
-        return 130
-    except BrokenPipeError:
-        return 0
-    except Exception as exc:
-        code = _exit_code(exc)
-        if code is not None:
-            return code
-        if type(exc).__name__ == "Abort":
-            sys.stderr.write("promptgen: aborted\n")
-            return 1
-        if hasattr(exc, "format_message"):  # click/typer usage errors (bad option, missing argument)
-            sys.stderr.write(f"promptgen: {exc.format_message()}\n")
-            return errors.EXIT_USAGE
-        from promptgen.crashlog import record  # the one boundary for bugs: a line, a log, exit 70
 
-        where = record(exc)
-        sys.stderr.write(f"promptgen: internal error: {type(exc).__name__}: {exc} (details: {where})\n")
-        return errors.EXIT_INTERNAL
+    return guarded(call, extra=_framework_error)

@@ -13,8 +13,17 @@ def main(argv: list[str] | None = None) -> None:
 
     code = try_run(args)
     if code is None:
-        from promptgen.cli import run
+        from promptgen.buildcmd import parse_build_args
 
-        code = run(args)
+        opts = parse_build_args(args)
+        if opts is not None:  # a plain build with work to do: no typer/rich imports needed
+            from promptgen.boundary import guarded
+            from promptgen.buildcmd import execute
+
+            code = guarded(lambda: execute(**opts))
+        else:
+            from promptgen.cli import run
+
+            code = run(args)
     sys.stdout.flush()
     sys.exit(code)
