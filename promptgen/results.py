@@ -113,3 +113,4 @@ class PlanStatus(Frozen):
     complete: bool = False
     parallel: Optional[ParallelReport] = None
     diagnostics: tuple[Diagnostic, ...] = ()  # workflow diagnostics (stale-handoff, handoff-unknown-id, ...)
+    model_diagnostics: tuple[Diagnostic, ...] = ()  # the PlanModel's, carried so reports need no model

@@ -146,9 +146,8 @@ def collect(disc, spec, result) -> Collected:
     out = Collected()
     diags = [dict(d) for d in disc.workspace_diagnostics]
     for feature in sorted(spec.plan_infos):
-        model = result.output("model:" + feature)
         status = result.output("status:" + feature)
-        mine = model.get("diagnostics", []) + status.get("diagnostics", [])
+        mine = status.get("model_diagnostics", []) + status.get("diagnostics", [])
         out.plan_diagnostics[feature] = sort(mine)
         diags.extend(mine)
         out.statuses.append(status)

@@ -167,7 +167,8 @@ def plan_status(model: PlanModel) -> PlanStatus:
                                         message=f"handoff points to {pointer}, which the PLAN does not declare"))
             nxt, reason = first_open(achs, report), "first_open"
     return PlanStatus(info=info, title=plan.title, achievements=tuple(achs), handoff_pointer=pointer, next=nxt,
-                      next_reason=reason, complete=complete, parallel=report, diagnostics=tuple(dedupe(diags)))
+                      next_reason=reason, complete=complete, parallel=report, diagnostics=tuple(dedupe(diags)),
+                      model_diagnostics=model.diagnostics)
 
 
 def first_open(achs: Sequence[AchievementStatus], report=None) -> Optional[str]:
