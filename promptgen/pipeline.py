@@ -26,6 +26,7 @@ from promptgen.documents import (
     PlanDoc,
     SubplanDoc,
 )
+from promptgen.fallbacks import guard, model_fallback, prompt_fallback, status_fallback
 from promptgen.results import PlanInfo, PlanModel, PlanStatus
 
 DOC_TYPES = ("plan", "subplan", "execution", "feedback", "parallel")
@@ -129,10 +130,11 @@ def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo], doc_fields: dict[
     doc_rule_version = RULE_VERSIONS["doc"]
     rules = {t: Rule(t, doc_rule_version, compute_doc) for t in DOC_TYPES}
     rules["template"] = Rule("template", prompts.templates_version(), compute_template)
-    rules["model"] = Rule("model", RULE_VERSIONS["model"], compute_model)
-    rules["status"] = Rule("status", RULE_VERSIONS["status"], compute_status, status_children)
-    rules["prompt"] = Rule("prompt", RULE_VERSIONS["prompt"], compute_prompt)
-    rules["next"] = Rule("next", RULE_VERSIONS["prompt"], compute_prompt)
+    rules["model"] = Rule("model", RULE_VERSIONS["model"], guard(compute_model, model_fallback(plan_infos)))
+    rules["status"] = Rule("status", RULE_VERSIONS["status"], guard(compute_status, status_fallback(plan_infos)),
+                           status_children)
+    rules["prompt"] = Rule("prompt", RULE_VERSIONS["prompt"], guard(compute_prompt, prompt_fallback))
+    rules["next"] = Rule("next", RULE_VERSIONS["prompt"], guard(compute_prompt, prompt_fallback))
     rules["summary"] = Rule("summary", RULE_VERSIONS["summary"], compute_summary)
     return rules
 

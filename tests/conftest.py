@@ -48,3 +48,8 @@ def run_cli(*args: str, cwd: str | os.PathLike | None = None, env: dict | None =
 @pytest.fixture
 def cli():
     return run_cli
+
+
+# Derived nodes degrade to an `internal-error` diagnostic on a bug; tests want the bug to raise.
+os.environ.setdefault("PROMPTGEN_STRICT", "1")
+os.environ.setdefault("PROMPTGEN_PARSE_STRICT", "1")

@@ -78,3 +78,23 @@ def test_plan_layout_change_invalidates_that_plan(workspace):
     codes = {(d["code"], d["path"]) for d in outcome.diagnostics}
     assert ("ambiguous-feedback-dir", "plans/a_paused/PLAN_QUILL-MIGRATION.md") in codes
     assert "model:ORBIT-SYNC" not in outcome.counts.recomputed
+
+
+def test_a_bug_in_one_plan_degrades_to_a_diagnostic(workspace, monkeypatch):
+    from promptgen import workflow
+
+    real = workflow.plan_status
+
+    def flaky(model):
+        if model.info.name == "LANTERN-INDEX":
+            raise RuntimeError("boom")
+        return real(model)
+
+    monkeypatch.setenv("PROMPTGEN_STRICT", "0")
+    monkeypatch.setattr(workflow, "plan_status", flaky)
+    outcome = service.build(str(workspace))
+    errors = [d for d in outcome.diagnostics if d["code"] == "internal-error"]
+    assert [d["path"] for d in errors] == ["plans/LANTERN-INDEX/PLAN_LANTERN-INDEX.md"]
+    assert "boom" in errors[0]["message"]
+    others = {s["info"]["name"]: s for s in outcome.statuses}
+    assert others["ORBIT-SYNC"]["next"] == "2.1" and others["LANTERN-INDEX"]["achievements"] == []
