@@ -21,7 +21,7 @@ from typing import Any, Iterable, NamedTuple, Optional
 
 from graph_cache.fs import RealFileSystem
 from promptgen import names as N
-from promptgen.scan import CONTAINERS, MAX_DEPTH, NO_WALK, WORKSPACE_DIRS, scan_tree
+from promptgen.scan import CONTAINERS, MAX_DEPTH, NO_WALK, WORKSPACE_DIRS, scan_tree, take_remembered
 
 NO_SEARCH = frozenset({"subplans", "execution", "feedbacks", "documentation", "archive"})
 PLAN_SEARCH_DEPTH = 3
@@ -63,7 +63,7 @@ def walk(fs: Any, max_depth: int = MAX_DEPTH) -> Walk:
     """List candidate files under the plan containers and the workspace-level folders (or the whole root
     when it has neither `plans/` nor `backlog-plans/`), never leaving the root."""
     if isinstance(fs, RealFileSystem):
-        files, containers, notes = scan_tree(fs.root, max_depth)
+        files, containers, notes = take_remembered(fs.root) or scan_tree(fs.root, max_depth)
         return Walk(files, containers, notes)
     listing, stat = _generic_lister(fs)
     try:

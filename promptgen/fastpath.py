@@ -93,7 +93,7 @@ def _serve(opts: dict, started: float) -> int | None:
     from promptgen.scan import scan
 
     workspace = os.path.join(root, payload["workspace"])
-    result = quick_check(_LazyFs(workspace), manifest, scan(workspace), manifest.global_key)
+    result = quick_check(_LazyFs(workspace), manifest, scan(workspace, remember=True), manifest.global_key)
     if not result.unchanged:
         return None
     if result.touched:

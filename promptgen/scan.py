@@ -91,6 +91,20 @@ def scan_tree(root: str, max_depth: int = MAX_DEPTH) -> tuple[dict, tuple, list]
     return files, containers, notes
 
 
-def scan(root: str) -> dict:
-    """`{path: stat tuple}` of every candidate file (what the fast path compares with the manifest)."""
-    return scan_tree(root)[0]
+_remembered: dict = {}  # root -> scan_tree result, handed from the fast path to the full build
+
+
+def scan(root: str, remember: bool = False) -> dict:
+    """`{path: stat tuple}` of every candidate file (what the fast path compares with the manifest).
+
+    With `remember`, the full result is kept so that a build in the same process, when the fast path
+    falls through, does not walk the tree a second time (`take_remembered`)."""
+    result = scan_tree(root)
+    if remember:
+        _remembered[os.path.abspath(root)] = result
+    return result[0]
+
+
+def take_remembered(root: str) -> tuple | None:
+    """The walk the fast path made of `root` in this process, once (None if there is none)."""
+    return _remembered.pop(os.path.abspath(root), None)
