@@ -37,22 +37,57 @@ def write_if_changed(path: str, text: str) -> bool:
     return True
 
 
-def desired(result, collected) -> dict[str, str]:
-    """Relative artifact path -> content, from this build's outputs."""
+STATE_FILE = ".promptgen-artifacts.json"  # in the artifacts folder: which inputs each group was made from
+
+
+def _groups(result, collected) -> dict[str, tuple[str, object]]:
+    """Artifact groups -> (key, renderer). A group is re-rendered only when its key changed since it
+    was last written to this folder (keys are node output fingerprints), or a file of it is missing."""
+    import xxhash
+
+    traces = result.traces
+    groups: dict[str, tuple[str, object]] = {}
+    for status in collected.statuses:
+        feature = status["info"]["name"]
+        key = traces["status:" + feature].output_fp + traces["next:" + feature].output_fp
+        groups[f"plans/{feature}"] = (key, lambda status=status, feature=feature: _plan_files(result, collected,
+                                                                                             status, feature))
+    diags = json.dumps(collected.diagnostics, sort_keys=True)
+    summary_key = traces["summary:workspace"].output_fp + xxhash.xxh3_128_hexdigest(diags.encode())
+    groups["summary"] = (summary_key, lambda: _summary_files(result, collected))
+    shape = "\n".join(f"{n}<{','.join(k for k, _ in t.inputs if k.startswith('node:'))}"
+                       for n, t in sorted(traces.items()))
+    groups["graph"] = (xxhash.xxh3_128_hexdigest(shape.encode()), lambda: {"graph.json": graph_document(result)})
+    return groups
+
+
+def _plan_files(result, collected, status: dict, feature: str) -> dict[str, str]:
     from promptgen.report import plan_entry
 
-    files: dict[str, str] = {}
-    for status in collected.statuses:
-        entry = plan_entry(status)
-        feature = entry["name"]
-        plan_diags = collected.plan_diagnostics.get(feature, [])
-        files[f"plans/{feature}/status.json"] = _dumps({**entry, "diagnostics": plan_diags})
-        nxt = result.output("next:" + feature)
-        files[f"plans/{feature}/next.md"] = nxt["text"].rstrip("\n") + "\n"
+    entry = plan_entry(status)
+    plan_diags = collected.plan_diagnostics.get(feature, [])
+    nxt = result.output("next:" + feature)
+    return {f"plans/{feature}/status.json": _dumps({**entry, "diagnostics": plan_diags}),
+            f"plans/{feature}/next.md": nxt["text"].rstrip("\n") + "\n"}
+
+
+def _summary_files(result, collected) -> dict[str, str]:
     summary = result.output("summary:workspace")
-    files["summary.md"] = summary["markdown"].rstrip("\n") + "\n\n" + diagnostics_markdown(collected.diagnostics)
-    files["summary.json"] = _dumps({"plans": summary["rows"], "diagnostics": collected.diagnostics})
-    files["graph.json"] = graph_document(result)
+    return {"summary.md": summary["markdown"].rstrip("\n") + "\n\n" + diagnostics_markdown(collected.diagnostics),
+            "summary.json": _dumps({"plans": summary["rows"], "diagnostics": collected.diagnostics})}
+
+
+def _group_files(name: str) -> tuple[str, ...]:
+    if name.startswith("plans/"):
+        return tuple(f"{name}/{f}" for f in PLAN_FILES)
+    return ("summary.md", "summary.json") if name == "summary" else ("graph.json",)
+
+
+def desired(result, collected) -> dict[str, str]:
+    """Relative artifact path -> content, from this build's outputs (everything, rendered now)."""
+    files: dict[str, str] = {}
+    for _key, render in _groups(result, collected).values():
+        files.update(render())
     return files
 
 
@@ -66,18 +101,49 @@ def graph_document(result) -> str:
 PLAN_FILES = ("status.json", "next.md")
 
 
-def write_all(cfg: Config, out_dir: str | None, result, collected, store) -> list[str]:
-    """Write changed artifacts, prune stale ones; return the relative paths written or removed."""
+def write_all(cfg: Config, out_dir: str | None, result, collected, store) -> tuple[list[str], dict]:
+    """Write changed artifacts, prune stale ones.
+
+    Returns (relative paths written or removed, {absolute path: (mtime_ns, size)} of every artifact) --
+    the stats let the no-op fast path notice a deleted or edited artifact.
+    """
     base = artifacts_dir(cfg, out_dir)
-    files = desired(result, collected)
-    written = [rel for rel, text in sorted(files.items()) if write_if_changed(os.path.join(base, rel), text)]
+    state_path = os.path.join(base, STATE_FILE)
+    try:
+        with open(state_path, encoding="utf-8") as fh:
+            previous = json.load(fh)
+        if not isinstance(previous, dict):
+            previous = {}
+    except (OSError, ValueError):
+        previous = {}
+    groups = _groups(result, collected)
+    written: list[str] = []
+    for name, (key, render) in sorted(groups.items()):
+        rels = _group_files(name)
+        if previous.get(name) == key and all(os.path.isfile(os.path.join(base, r)) for r in rels):
+            continue
+        for rel, text in sorted(render().items()):
+            if write_if_changed(os.path.join(base, rel), text):
+                written.append(rel)
     plans_dir = os.path.join(base, "plans")
     if os.path.isdir(plans_dir):
-        live = {rel.split("/")[1] for rel in files if rel.startswith("plans/")}
+        live = {name.split("/")[1] for name in groups if name.startswith("plans/")}
         for name in sorted(os.listdir(plans_dir)):
             if name not in live and _remove_plan_artifacts(os.path.join(plans_dir, name)):
                 written.append(f"plans/{name}/")
-    return written
+    state = {name: key for name, (key, _render) in groups.items()}
+    if state != previous:
+        write_if_changed(state_path, json.dumps(state, sort_keys=True, indent=0) + "\n")
+    stats = {}
+    for name in groups:
+        for rel in _group_files(name):
+            path = os.path.join(base, rel)
+            try:
+                st = os.stat(path)
+                stats[path] = (st.st_mtime_ns, st.st_size)
+            except OSError:
+                pass
+    return written, stats
 
 
 def _remove_plan_artifacts(folder: str) -> bool:

@@ -90,6 +90,8 @@ def _serve(opts: dict, started: float) -> int | None:
     payload = marshal.loads(manifest.payload)
     if not isinstance(payload, dict) or payload.get("global_key") != global_key(root):
         return None
+    if opts["command"] == "build" and not _artifacts_intact(payload.get("artifacts")):
+        return None  # a deleted or edited artifact: the full build rewrites it
     from promptgen.scan import scan
 
     workspace = os.path.join(root, payload["workspace"])
@@ -102,6 +104,20 @@ def _serve(opts: dict, started: float) -> int | None:
     if code is not None:
         _record(state_dir, manifest, time.perf_counter() - started)
     return code
+
+
+def _artifacts_intact(stats: dict | None) -> bool:
+    """True when every artifact the last build wrote still has the stat it had then."""
+    if stats is None:
+        return False
+    for path, (mtime_ns, size) in stats.items():
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        if st.st_mtime_ns != mtime_ns or st.st_size != size:
+            return False
+    return True
 
 
 class _LazyFs:

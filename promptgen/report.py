@@ -62,10 +62,15 @@ def status_document(statuses: list[dict], diagnostics: list[dict]) -> dict:
 
 @dataclass
 class CheckReport:
-    """`promptgen check`: the section-10 diagnostics, counted, with the documented exit code."""
+    """`promptgen check`: the section-10 diagnostics, counted, with the documented exit code.
+
+    `workspace_dir` (absolute), when given, lets `github()` name files relative to the repository
+    checkout ($GITHUB_WORKSPACE, else the current directory), as GitHub expects for annotations.
+    """
 
     diagnostics: list[dict]
     strict: bool = False
+    workspace_dir: str | None = None
 
     @property
     def errors(self) -> int:
@@ -84,6 +89,7 @@ class CheckReport:
                 "strict": self.strict, "exit_code": self.exit_code}
 
     def text(self) -> str:
+        """`path[:line]: severity code [achievement] message` per diagnostic, then the counts."""
         lines = []
         for d in self.diagnostics:
             where = d["path"] + (f":{d['line']}" if d["line"] else "")
@@ -93,14 +99,38 @@ class CheckReport:
         return "\n".join(lines)
 
     def github(self) -> str:
+        """GitHub Actions workflow commands, one per diagnostic: `::error file=PATH,line=N::code: message`."""
         level = {"error": "error", "warning": "warning", "info": "notice"}
         lines = []
         for d in self.diagnostics:
             sev = "error" if self.strict and d["severity"] == "warning" else level.get(d["severity"], "notice")
-            loc = f"file={d['path']}" + (f",line={d['line']}" if d["line"] else "")
-            msg = f"{d['code']}: {d['message']}".replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            lines.append(f"::{sev} {loc},title=promptgen {d['code']}::{msg}")
+            loc = "file=" + _gh_property(self._repo_path(d["path"]))
+            if d["line"]:
+                loc += f",line={int(d['line'])}"
+            lines.append(f"::{sev} {loc}::{_gh_data(d['code'] + ': ' + d['message'])}")
         return "\n".join(lines)
+
+    def _repo_path(self, path: str) -> str:
+        if not self.workspace_dir:
+            return path
+        import os
+
+        base = os.environ.get("GITHUB_WORKSPACE") or os.getcwd()
+        try:
+            rel = os.path.relpath(os.path.join(self.workspace_dir, path), base).replace(os.sep, "/")
+        except ValueError:  # another drive (Windows)
+            return path
+        return path if rel == ".." or rel.startswith("../") else rel
+
+
+def _gh_data(text: str) -> str:
+    """Escape a workflow-command message (GitHub's `escapeData`)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(text: str) -> str:
+    """Escape a workflow-command property value (GitHub's `escapeProperty`)."""
+    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def ready_document(statuses: list[dict]) -> dict:

@@ -52,7 +52,8 @@ class Results:
         return report.ready_document(chosen)
 
     def check_report(self, strict: bool) -> report.CheckReport:
-        return report.CheckReport(report.sort_diags(self.outcome.diagnostics), strict=strict)
+        return report.CheckReport(report.sort_diags(self.outcome.diagnostics), strict=strict,
+                                  workspace_dir=self.cfg.workspace_dir)
 
     # -- next --------------------------------------------------------------------------------
     def next_prompt(self, plan: str, achievement: str | None) -> dict:

@@ -74,7 +74,7 @@ def run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | No
                 phases.lap("collect")
                 from promptgen import artifacts
 
-                changed = artifacts.write_all(cfg, out_dir, result, collected, store)
+                changed, artifact_stats = artifacts.write_all(cfg, out_dir, result, collected, store)
                 phases.lap("render")
                 elapsed = time.perf_counter() - started
                 outcome = BuildOutcome(cfg=cfg, counts=counter.counts, diagnostics=collected.diagnostics,
@@ -83,7 +83,7 @@ def run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | No
                                        plan_diagnostics=collected.plan_diagnostics,
                                        result=result, profile=profile, metrics=metrics_sink,
                                        artifacts_changed=changed)
-                save_manifest(cfg, spec, collected, outcome, store)
+                save_manifest(cfg, spec, collected, outcome, artifact_stats if out_dir is None else None)
                 history.append(cfg, store, outcome)
                 phases.lap("persist")
                 outcome.phases = {**recorder.seconds, **phases.seconds}
@@ -155,8 +155,9 @@ def collect(disc, spec, result) -> Collected:
     return out
 
 
-def save_manifest(cfg: Config, spec, collected: Collected, outcome, store) -> None:
-    """Write the no-op fast path's manifest: file stats + digests, counts per type, printable answers."""
+def save_manifest(cfg: Config, spec, collected: Collected, outcome, artifact_stats: dict | None) -> None:
+    """Write the no-op fast path's manifest: file stats + digests, counts per type, printable answers,
+    and the stats of the default artifacts (None after `--out`: the next plain build rewrites them)."""
     from graph_cache.manifest import Manifest
     from promptgen import fastpath
     from promptgen.report import CheckReport, status_document
@@ -180,6 +181,7 @@ def save_manifest(cfg: Config, spec, collected: Collected, outcome, store) -> No
         "check_json": dumps(check.as_json()),
         "check_text": check.text(),
         "check_exit": check.exit_code,
+        "artifacts": artifact_stats,
     }
     manifest = Manifest(MANIFEST_KEY, manifest_files(cfg, spec, outcome.result),
                         marshal.dumps(payload), counts_by_type)

@@ -24,12 +24,24 @@ def open_config(root: str | None) -> Config:
     return load_config(find_root(root))
 
 
+STATE_GITIGNORE = "# Everything in .promptgen/ is disposable cache except the configuration.\n*\n!.gitignore\n!config.toml\n"
+
+
 def ensure_state_dir(cfg: Config) -> None:
+    """Create `.promptgen/` (with a .gitignore keeping the cache out of git) and prove it is writable."""
+    import tempfile
+
     try:
+        created = not os.path.isdir(cfg.state_dir)
         os.makedirs(cfg.state_dir, exist_ok=True)
-        probe = os.path.join(cfg.state_dir, ".write-probe")
-        with open(probe, "wb") as fh:
-            fh.write(b"")
+        if created:
+            try:
+                with open(os.path.join(cfg.state_dir, ".gitignore"), "x", encoding="utf-8") as fh:
+                    fh.write(STATE_GITIGNORE)
+            except FileExistsError:
+                pass  # another build created it first
+        fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=cfg.state_dir)
+        os.close(fd)
         os.unlink(probe)
     except OSError as exc:
         raise errors.StateDirError(f"state directory {cfg.state_dir} is not usable: {exc.strerror or exc}") from None
