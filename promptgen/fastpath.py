@@ -46,7 +46,7 @@ def parse_args(argv: list[str]) -> dict | None:
 
 def global_key(root: str) -> bytes:
     """Everything besides the documents that decides the results: tool version, configuration bytes,
-    template files' stats. Compared as raw bytes: no hashing library needed on the no-op path."""
+    template files' and source modules' stats. Compared as raw bytes: no hashing on the no-op path."""
     from promptgen.rootfind import config_bytes
 
     parts = [__version__.encode(), config_bytes(root)]
@@ -58,6 +58,9 @@ def global_key(root: str) -> bytes:
     for name in names:
         st = os.stat(os.path.join(tdir, name))
         parts.append(f"{name}:{st.st_mtime_ns}:{st.st_size}:{st.st_ino}".encode())
+    from promptgen.codeversion import source_stats  # an edited module means new answers: full path
+
+    parts.extend(s.encode() for s in source_stats())
     return b"\0".join(parts)
 
 

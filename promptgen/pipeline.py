@@ -33,8 +33,9 @@ DOC_TYPES = ("plan", "subplan", "execution", "feedback", "parallel")
 DOC_MODELS = {"plan": PlanDoc, "subplan": SubplanDoc, "execution": ExecutionDoc,
               "feedback": FeedbackDoc, "parallel": ParallelDoc}
 SUMMARY_ID = "summary:workspace"
-# Bump a rule's version whenever its code changes what it outputs.
-RULE_VERSIONS = {"doc": "1", "model": "1", "status": "1", "prompt": "1", "summary": "1"}
+# Manual part of each rule version; the digest of the rule's source files is appended (codeversion.py),
+# so a code change can never leave stale traces trusted.
+RULE_VERSIONS = {"doc": "1", "model": "1", "status": "2", "prompt": "1", "summary": "1"}
 
 
 def doc_id(kind: str, path: str) -> str:
@@ -127,15 +128,20 @@ def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo], doc_fields: dict[
 
         return summary.summarize(statuses)
 
-    doc_rule_version = RULE_VERSIONS["doc"]
+    from promptgen.codeversion import code_version
+
+    def version(family: str) -> str:
+        return f"{RULE_VERSIONS[family]}:{code_version(family)}"
+
+    doc_rule_version = version("doc")
     rules = {t: Rule(t, doc_rule_version, compute_doc) for t in DOC_TYPES}
     rules["template"] = Rule("template", prompts.templates_version(), compute_template)
-    rules["model"] = Rule("model", RULE_VERSIONS["model"], guard(compute_model, model_fallback(plan_infos)))
-    rules["status"] = Rule("status", RULE_VERSIONS["status"], guard(compute_status, status_fallback(plan_infos)),
+    rules["model"] = Rule("model", version("model"), guard(compute_model, model_fallback(plan_infos)))
+    rules["status"] = Rule("status", version("status"), guard(compute_status, status_fallback(plan_infos)),
                            status_children)
-    rules["prompt"] = Rule("prompt", RULE_VERSIONS["prompt"], guard(compute_prompt, prompt_fallback))
-    rules["next"] = Rule("next", RULE_VERSIONS["prompt"], guard(compute_prompt, prompt_fallback))
-    rules["summary"] = Rule("summary", RULE_VERSIONS["summary"], compute_summary)
+    rules["prompt"] = Rule("prompt", version("prompt"), guard(compute_prompt, prompt_fallback))
+    rules["next"] = Rule("next", version("prompt"), guard(compute_prompt, prompt_fallback))
+    rules["summary"] = Rule("summary", version("summary"), compute_summary)
     return rules
 
 

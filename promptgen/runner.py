@@ -54,6 +54,7 @@ def run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | No
         with StateLock(cfg.state_dir, timeout=timeout, on_wait=on_wait):
             phases.lap("lock")
             store, warning = Store.open(cfg.state_dir)
+            phases.lap("load-state")
             try:
                 fs, disc, spec, rules = _engine_parts(cfg, phases)
                 bus = EventBus()
@@ -85,7 +86,7 @@ def run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | No
                                        artifacts_changed=changed)
                 save_manifest(cfg, spec, collected, outcome, artifact_stats if out_dir is None else None)
                 history.append(cfg, store, outcome)
-                phases.lap("persist")
+                phases.lap("save-manifest")
                 outcome.phases = {**recorder.seconds, **phases.seconds}
                 outcome.elapsed = time.perf_counter() - started
                 return outcome  # the store stays open: Results reads hit outputs lazily

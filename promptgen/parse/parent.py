@@ -12,6 +12,10 @@ EXECUTION_PARENT_FIELDS = ("subplan", "parent subplan")
 
 _LINK = re.compile(r"!?\[([^\]]*)\]\(([^)]*)\)")
 _AUTOLINK = re.compile(r"<([^<>\s]+)>")
+# One generic pattern each, compared by group: a pattern per feature/code would be compiled per document
+# (more patterns than `re`'s cache holds on a large workspace).
+_PLAN_REF = re.compile(r"(?<![A-Za-z0-9_-])PLAN_([^\s.]+)\.md")
+_SUBPLAN_REF = re.compile(r"(?<![A-Za-z0-9])SUBPLAN_([A-Z0-9][A-Z0-9-]*)_(\d+)")
 MAX_VALUE = 4096  # longer header values are cut before matching (keeps every regex linear)
 
 
@@ -48,15 +52,21 @@ def _check(path: str, fields: list[HeaderField], wanted: str, accept, what: str)
 def subplan_parent(md: Markdown, path: str, feature: str) -> list[Diagnostic]:
     """SUBPLAN: a `Mother Plan` / `Parent PLAN` / `PLAN` (or `Plan`) value contains `PLAN_<F>.md` or equals F."""
     fields = [f for f in md.header_fields() if f.name.casefold() in SUBPLAN_PARENT_FIELDS]
-    pattern = re.compile(rf"(?<![A-Za-z0-9_-])PLAN_{re.escape(feature)}\.md")
+
+    def names_plan(value: str) -> bool:
+        return any(m.group(1) == feature for m in _PLAN_REF.finditer(value))
+
     return _check(path, fields, f"PLAN_{feature}.md or {feature}",
-                  lambda v: v == feature or pattern.search(v) is not None, "Mother Plan / Parent PLAN / PLAN")
+                  lambda v: v == feature or names_plan(v), "Mother Plan / Parent PLAN / PLAN")
 
 
 def execution_parent(md: Markdown, path: str, feature: str, code: str) -> list[Diagnostic]:
     """EXECUTION_TASK: a `Subplan` / `SUBPLAN` / `Parent SUBPLAN` value contains `SUBPLAN_<F>_<NN>` (no digit after)."""
     fields = [f for f in md.header_fields() if f.name.casefold() in EXECUTION_PARENT_FIELDS]
-    pattern = re.compile(rf"(?<![A-Za-z0-9])SUBPLAN_{re.escape(feature)}_{re.escape(code)}(?!\d)")
+
+    def names_subplan(value: str) -> bool:
+        return any(m.group(1) == feature and m.group(2) == code for m in _SUBPLAN_REF.finditer(value))
+
     return _check(path, fields, f"SUBPLAN_{feature}_{code}",
-                  lambda v: pattern.search(v) is not None, "Subplan / SUBPLAN / Parent SUBPLAN")
+                  names_subplan, "Subplan / SUBPLAN / Parent SUBPLAN")
 
