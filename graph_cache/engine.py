@@ -5,6 +5,10 @@ build, `verify` against the stored trace. Up to date -> HIT (children from the t
 Otherwise compute; output -> canonical JSON -> xxh3_128; same fingerprint as before -> CUTOFF (dependents
 see an unchanged input and hit), else MISS. Nodes and file records not reached are pruned; everything is
 committed in one transaction. Every decision is emitted as a NodeDecided event; counts derive from them.
+
+Before the loop, root nodes of `parallel` rules that need recomputation may be computed in worker
+processes (parallel.py); the loop then takes their outputs instead of calling compute, with the same
+decisions, events and traces as a sequential build.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from .fingerprint import FileRecord, digest_of, fingerprint_file, hash_bytes
 from .fs import FileSystem, StatSig
 from .model import (BuildCounts, Decision, NodeSpec, Reason, ReasonCode, Rule, Trace, file_input, param_input,
                     node_input)
+from . import parallel
 from .scheduler import Scheduler
 from .store import Store
 from .verify import verify
@@ -59,9 +64,16 @@ class BuildResult:
 
 class Engine:
     def __init__(self, fs: FileSystem, store: Store, rules: Mapping[str, Rule], global_version: str,
-                 bus: EventBus | None = None) -> None:
+                 bus: EventBus | None = None, *, workers: int | None = None) -> None:
+        """`workers`: processes for the parallel prefetch of `Rule.parallel` roots (None: the usable CPUs,
+        capped at parallel.MAX_WORKERS; 1 disables it)."""
         self.fs, self.store, self.rules, self.global_version = fs, store, rules, global_version
         self.bus = bus if bus is not None else EventBus()
+        if workers is None:
+            workers = parallel.default_workers()
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, not {workers}")
+        self.workers = workers
 
     def version_key(self, rule: Rule) -> str:
         """hash(global version, node type, rule version): a change recomputes every node of the type."""
@@ -128,6 +140,9 @@ class _Build:
         self.new_outputs: dict[str, bytes] = {}  # outputs to persist
         self.decoded: dict[str, Any] = {}
         self.records: dict[str, FileRecord | None] = {}  # file inputs seen -> record (None = missing)
+        # records taken by the prefetch, moved to `records` when the loop reaches them (same order)
+        self.early: dict[str, FileRecord | None] = {}
+        self.prefetched: dict[str, bytes | BaseException] = {}  # node id -> output computed by a worker
         self.content: dict[str, bytes] | None = None if dry_run else {}
         self.decisions: dict[str, tuple[str, Reason | None]] = {}
         self.would: set[str] = set()  # dry run: nodes that would be recomputed
@@ -137,12 +152,36 @@ class _Build:
     # -- inputs -----------------------------------------------------------------------------------------
     def file_fp(self, path: str) -> str:
         if path not in self.records:
-            if path in self.stats and self.stats[path] is None:
-                self.records[path] = None
-            else:
-                self.records[path], _ = fingerprint_file(self.fs, path, self.old_files.get(path),
-                                                         self.stats.get(path), content=self.content)
+            self.records[path] = self.early.pop(path) if path in self.early else self.fingerprint(path)
         return digest_of(self.records[path])
+
+    def fingerprint(self, path: str) -> FileRecord | None:
+        if path in self.stats and self.stats[path] is None:
+            return None
+        return fingerprint_file(self.fs, path, self.old_files.get(path), self.stats.get(path),
+                                content=self.content)[0]
+
+    def early_record(self, path: str) -> FileRecord | None:
+        """A file's record for the prefetch, without changing the order in which `records` fills."""
+        if path in self.records:
+            return self.records[path]
+        if path not in self.early:
+            self.early[path] = self.fingerprint(path)
+        return self.early[path]
+
+    def version_of(self, spec: NodeSpec, rule: Rule) -> str:
+        version = self.versions.get(spec.type)
+        if version is None:
+            version = self.versions[spec.type] = self.e.version_key(rule)
+        return version
+
+    def inputs_of(self, spec: NodeSpec, fp: Callable[[str], str]) -> dict[str, str]:
+        inputs = {file_input(p): fp(p) for p in spec.files}
+        for d in spec.deps:
+            inputs[node_input(d)] = self.fps[d]
+        for name, value in spec.params:
+            inputs[param_input(name)] = hash_bytes(value.encode())
+        return inputs
 
     def read_file(self, path: str) -> bytes:
         if self.content is not None and path in self.content:
@@ -183,10 +222,16 @@ class _Build:
         """Run the rule; returns (canonical output bytes, children). Rule failures -> ComputeError."""
         children: tuple[NodeSpec, ...] = ()
         try:
-            out = rule.compute(spec, _Context(self, spec))
-            # A rule may return its output already serialised (deterministic JSON bytes), e.g. from a
-            # fast native serialiser; anything else is serialised canonically here.
-            data = bytes(out) if isinstance(out, (bytes, bytearray)) else canonical_json(out)
+            pre = self.prefetched.pop(spec.id, None)
+            if isinstance(pre, BaseException):  # the rule failed in a worker
+                raise pre
+            if pre is not None:  # computed (and serialised) by a worker
+                data = pre
+            else:
+                out = rule.compute(spec, _Context(self, spec))
+                # A rule may return its output already serialised (deterministic JSON bytes), e.g. from a
+                # fast native serialiser; anything else is serialised canonically here.
+                data = bytes(out) if isinstance(out, (bytes, bytearray)) else canonical_json(out)
             if rule.children is not None:  # children see the decoded JSON, like dependents do
                 self.decoded[spec.id] = value = json.loads(data)
                 children = tuple(rule.children(spec, value))
@@ -202,14 +247,8 @@ class _Build:
     def process(self, spec: NodeSpec) -> None:
         t0 = time.perf_counter()
         rule = self.e.rule_for(spec)
-        version = self.versions.get(spec.type)
-        if version is None:
-            version = self.versions[spec.type] = self.e.version_key(rule)
-        inputs = {file_input(p): self.file_fp(p) for p in spec.files}
-        for d in spec.deps:
-            inputs[node_input(d)] = self.fps[d]
-        for name, value in spec.params:
-            inputs[param_input(name)] = hash_bytes(value.encode())
+        version = self.version_of(spec, rule)
+        inputs = self.inputs_of(spec, self.file_fp)
         trace = self.old_traces.get(spec.id)
         reason = verify(spec, trace, version, inputs)
         if reason is not None and reason.code == ReasonCode.NEW and self.reset_warning:
@@ -257,6 +296,51 @@ class _Build:
         self.would.add(spec.id)
         return Decision.MISS, reason, children
 
+    # -- parallel prefetch ------------------------------------------------------------------------------
+    def prefetch(self, roots: Sequence[NodeSpec]) -> None:
+        """Compute, in worker processes, the roots of `parallel` rules (no deps) that verify as stale.
+
+        Only when at least PARALLEL_THRESHOLD of them are stale and their files could be read (an absent
+        or unreadable file leaves the node to the loop, whose ctx.read_file raises like before). Workers
+        get the bytes that were fingerprinted (stat-shortcut files are read here, as ctx.read_file would).
+        """
+        if self.dry_run or self.e.workers < 2 or self.content is None:
+            return
+        t0 = time.perf_counter()
+        stale: list[NodeSpec] = []
+        seen: set[str] = set()
+        for spec in roots:
+            rule = self.e.rules.get(spec.type)
+            if rule is None or not rule.parallel or spec.deps or spec.id in seen:
+                continue
+            seen.add(spec.id)
+            inputs = self.inputs_of(spec, lambda p: digest_of(self.early_record(p)))
+            if verify(spec, self.old_traces.get(spec.id), self.version_of(spec, rule), inputs) is None:
+                continue
+            if all(r is not None and not r.digest.startswith("unreadable:")
+                   for r in map(self.early_record, spec.files)):
+                stale.append(spec)
+        if len(stale) < parallel.PARALLEL_THRESHOLD:
+            self.phase["verify"] += time.perf_counter() - t0
+            return
+        jobs: list[parallel.Job] = []
+        for spec in stale:
+            files: dict[str, bytes] = {}
+            for p in spec.files:
+                data = self.content.get(p)
+                if data is None:  # stat shortcut: not read while fingerprinting
+                    try:
+                        data = self.fs.read_bytes(p)
+                    except OSError:
+                        break
+                files[p] = data
+            else:
+                jobs.append(parallel.Job(spec, files))
+        t1 = time.perf_counter()
+        self.phase["verify"] += t1 - t0
+        self.prefetched = parallel.run_jobs(jobs, self.e.rules, canonical_json, self.e.workers) or {}
+        self.phase["compute"] += time.perf_counter() - t1
+
     # -- the build --------------------------------------------------------------------------------------
     def run(self, roots: Sequence[NodeSpec]) -> BuildResult:
         start = time.perf_counter()
@@ -265,6 +349,7 @@ class _Build:
             self.bus.emit(StateWarning(self.reset_warning))
         for spec in roots:
             self.sched.add(spec)
+        self.prefetch(roots)
         while (spec := self.sched.next_ready()) is not None:
             self.process(spec)
         self.sched.check_finished()

@@ -122,12 +122,17 @@ class Rule:
     itself); `children(spec, output)` returns the nodes
     this node generates (default none); `version` must change whenever the code or template behind the
     node type changes output.
+
+    `parallel=True` lets the engine compute root nodes of this type in worker processes on cold builds
+    (see parallel.py). The rule promises that compute only uses `ctx.read_file` on its declared files
+    (its nodes have no deps), is deterministic, and returns bytes or a JSON-serialisable value.
     """
 
     type: str
     version: str
     compute: Callable[[NodeSpec, ComputeContext], Any]
     children: Callable[[NodeSpec, Any], Sequence[NodeSpec]] | None = None
+    parallel: bool = False
 
 
 @dataclass

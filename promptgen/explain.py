@@ -4,10 +4,15 @@ The engine persists, per node, the trace of its last computation (inputs' finger
 fingerprint, decision, reason, run id). A node whose trace was written by the last full run was
 recomputed by it; any other node was reused (hit). A no-op run served by the fast path recomputes
 nothing, which `--last` reports from the run history.
+
+Reason codes (graph_cache.model.ReasonCode): new, input-changed (detail: the file, or `param:<name>`),
+dependency-changed (detail: the upstream node id), version-changed (detail: the node type),
+state-reset (detail: why the stored state was discarded). See docs/OBSERVABILITY.md.
 """
 from __future__ import annotations
 
 import difflib
+import sys
 
 from promptgen import errors, history
 
@@ -21,15 +26,42 @@ def _last_run_was_fast(cfg) -> bool:
     return bool(runs and runs[-1].get("fast_path"))
 
 
-def explain(cfg, *, node: str | None, last: bool) -> dict:
+def _load(cfg):
+    """(traces, last_run_id) of the stored state; an unusable state is rebuilt first (state-reset)."""
     from graph_cache.store import Store
 
-    store, _warning = Store.open(cfg.state_dir, read_only=True)
-    try:
-        traces = store.traces()
-        last_id = store.last_run_id
-    finally:
-        store.close()
+    for attempt in (1, 2):
+        store, warning = Store.open(cfg.state_dir, read_only=True)
+        try:
+            traces = store.traces()
+            last_id = store.last_run_id
+        finally:
+            store.close()
+        if warning is None or attempt == 2:
+            return traces, last_id
+        # The state was discarded (corrupt, truncated, other schema): like a never-built root, build
+        # first; the build reports why, and every node's reason becomes `state-reset`.
+        from promptgen import service
+
+        outcome = service.build(cfg.root)
+        for w in outcome.warnings:
+            sys.stderr.write(f"promptgen: warning: {w}\n")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def suggestions(node: str, ids) -> list[str]:
+    """Up to 5 known node ids close to `node`: same key (a bare path or feature), substring, fuzzy."""
+    ids = sorted(ids)
+    out = [i for i in ids if i.split(":", 1)[-1] == node]
+    out += [i for i in ids if node and node in i and i not in out]
+    out += [i for i in difflib.get_close_matches(node, ids, n=5, cutoff=0.5) if i not in out]
+    return out[:5]
+
+
+def explain(cfg, *, node: str | None, last: bool) -> dict:
+    if node and last:
+        raise errors.UsageError("give either a NODE id or --last, not both")
+    traces, last_id = _load(cfg)
     fast = _last_run_was_fast(cfg)
     if last:
         nodes = [] if fast else [
@@ -39,8 +71,9 @@ def explain(cfg, *, node: str | None, last: bool) -> dict:
         return {"run_id": last_id, "fast_path": fast, "nodes": nodes}
     trace = traces.get(node)
     if trace is None:
-        close = difflib.get_close_matches(node, list(traces), n=5, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else "; ids are printed by `promptgen build --json`"
+        close = suggestions(node or "", traces)
+        hint = (f"; did you mean {', '.join(close)}?" if close
+                else "; node ids look like `plan:<path>` or `status:<FEATURE>` (see `promptgen build --json`)")
         raise errors.UsageError(f"unknown node {node!r}{hint}")
     recomputed_last = trace.run_id == last_id and not fast
     inputs = []

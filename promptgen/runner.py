@@ -85,10 +85,10 @@ def run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | No
                                        result=result, profile=profile, metrics=metrics_sink,
                                        artifacts_changed=changed)
                 save_manifest(cfg, spec, collected, outcome, artifact_stats if out_dir is None else None)
-                history.append(cfg, store, outcome)
                 phases.lap("save-manifest")
                 outcome.phases = {**recorder.seconds, **phases.seconds}
                 outcome.elapsed = time.perf_counter() - started
+                history.append(cfg, store, outcome)
                 return outcome  # the store stays open: Results reads hit outputs lazily
             except BaseException:
                 store.close()

@@ -59,44 +59,66 @@ def print_ready(doc: dict) -> None:
             console.print(f"  {label}: {', '.join(wave)}")
 
 
+def _reason_text(r: dict | None) -> str:
+    if not r:
+        return "-"
+    text = r.get("code", "-")
+    if r.get("detail"):
+        text += f": {r['detail']}"
+    if r.get("old") is not None or r.get("new") is not None:
+        text += f" (old {r.get('old') or '-'}, new {r.get('new') or '-'})"
+    return text
+
+
 def print_explain(doc: dict) -> None:
-    console = _console()
+    """Plain lines (no rich markup or wrapping: node ids and paths are printed verbatim)."""
+    import sys
+
+    out: list[str] = []
     if "nodes" in doc:
         if not doc["nodes"]:
-            console.print("the last run recomputed nothing")
+            why = " (served by the no-op fast path)" if doc.get("fast_path") else ""
+            out.append(f"the last run recomputed nothing{why}")
         for n in doc["nodes"]:
-            r = n.get("reason") or {}
-            console.print(f"{n['node']}: {n['decision']} ({r.get('code', '-')}{': ' + r['detail'] if r.get('detail') else ''})")
-        return
-    r = doc.get("reason") or {}
-    console.print(f"[bold]{doc['node']}[/] ({doc['type']})")
-    console.print(f"last decision: {doc['decision']}")
-    if r:
-        line = f"reason: {r.get('code')}"
-        if r.get("detail"):
-            line += f" - {r['detail']}"
-        if r.get("old") or r.get("new"):
-            line += f" (old {r.get('old')}, new {r.get('new')})"
-        console.print(line)
-    console.print("inputs:")
-    for i in doc.get("inputs", []):
-        console.print(f"  {i['input']}  {i.get('fingerprint', '')}")
-    console.print("dependents:")
-    for d in doc.get("dependents", []):
-        console.print(f"  {d}")
+            out.append(f"{n['node']}: {n['decision']} - {_reason_text(n.get('reason'))}")
+    else:
+        out.append(f"{doc['node']} ({doc['type']})")
+        out.append(f"last run: {doc['decision']}" + (f" - {_reason_text(doc['reason'])}" if doc.get("reason") else ""))
+        prev = doc.get("last_recomputed") or {}
+        if doc["decision"] == "hit" and prev:
+            out.append(f"last recomputed in run {prev.get('run_id')}: {prev.get('decision')} - "
+                       f"{_reason_text(prev.get('reason'))}")
+        out.append("inputs:")
+        for i in doc.get("inputs", []):
+            out.append(f"  {i.get('kind', '')} {i['input']}  {i.get('fingerprint', '')}")
+        if not doc.get("inputs"):
+            out.append("  (none)")
+        out.append("dependents:")
+        for d in doc.get("dependents", []):
+            out.append(f"  {d}")
+        if not doc.get("dependents"):
+            out.append("  (none)")
+    sys.stdout.write("\n".join(out) + "\n")
 
 
 def print_stats(doc: dict) -> None:
     console = _console()
-    console.print(f"runs: {doc['runs']}   overall hit ratio: "
-                  f"{'-' if doc['hit_ratio'] is None else format(doc['hit_ratio'], '.1%')}")
+    ratio = "-" if doc["hit_ratio"] is None else format(doc["hit_ratio"], ".1%")
+    fast = doc.get("fast_path_runs")
+    console.print(f"runs: {doc['runs']}" + (f" ({fast} no-op fast path)" if fast else "")
+                  + f"   overall hit ratio: {ratio}", markup=False)
+    if not doc["runs"]:
+        console.print("no run recorded yet (.promptgen/history.jsonl)", markup=False)
+        return
     table = Table(title="hit ratio per node type")
     for col in ("node type", "hit", "miss", "cutoff", "hit ratio"):
         table.add_column(col)
     for t, c in doc["by_type"].items():
-        ratio = "-" if c["hit_ratio"] is None else format(c["hit_ratio"], ".1%")
-        table.add_row(t, str(c["hit"]), str(c["miss"]), str(c["cutoff"]), ratio)
+        r = "-" if c["hit_ratio"] is None else format(c["hit_ratio"], ".1%")
+        table.add_row(t, str(c["hit"]), str(c["miss"]), str(c["cutoff"]), r)
     console.print(table)
     if doc["slowest_phases"]:
         console.print("slowest phases (mean per run): " + ", ".join(
-            f"{p['phase']} {p['mean_s'] * 1000:.1f} ms" for p in doc["slowest_phases"][:5]))
+            f"{p['phase']} {p['mean_s'] * 1000:.1f} ms" for p in doc["slowest_phases"][:5]), markup=False)
+    if doc.get("mean_duration_s") is not None:
+        console.print(f"mean build duration: {doc['mean_duration_s'] * 1000:.1f} ms", markup=False)

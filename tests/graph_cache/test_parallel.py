@@ -1,0 +1,395 @@
+"""Parallel prefetch of `Rule.parallel` roots: same results as a sequential build, errors, threshold."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from graph_cache import parallel
+from graph_cache.engine import Engine
+from graph_cache.errors import ComputeError, UndeclaredInputError
+from graph_cache.events import BuildFinished, EventBus, NodeDecided, PhaseTimed, RecordingSink
+from graph_cache.fs_memory import MemoryFileSystem
+from graph_cache.lock import StateLock
+from graph_cache.model import Decision, NodeSpec, Rule
+from graph_cache.store import Store
+
+pytestmark = pytest.mark.skipif(parallel.fork_context() is None, reason="needs the fork start method")
+
+N_DOCS = 240
+N_LISTS = 8
+
+
+def parse_doc(spec, ctx):
+    """A real (small) parser: key: value lines -> dict, plus some CPU work on the text."""
+    try:
+        text = ctx.read_file(spec.files[0]).decode()
+    except OSError as exc:
+        return {"error": type(exc).__name__}
+    fields = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    digest = 0
+    for ch in text * 20:
+        digest = (digest * 31 + ord(ch)) % 1_000_003
+    out = {"fields": fields, "words": len(text.split()), "digest": digest, "params": dict(spec.params)}
+    if spec.type == "doc" and spec.key.endswith("7"):  # some rules serialise themselves
+        return ('{"raw":%d}' % digest).encode()
+    return out
+
+
+def list_children(spec, out):
+    return [NodeSpec(f"item:{spec.key}/{name}", "item", deps=(spec.id,)) for name in out["fields"]]
+
+
+def item(spec, ctx):
+    parent = ctx.output_of(spec.deps[0])
+    return parent["fields"][spec.key.split("/", 1)[1]]
+
+
+def summary(spec, ctx):
+    return sum(ctx.output_of(d).get("words", 0) for d in spec.deps if isinstance(ctx.output_of(d), dict))
+
+
+def rules(doc_version="1", doc=parse_doc):
+    return {
+        "doc": Rule("doc", doc_version, doc, parallel=True),
+        "list": Rule("list", "1", parse_doc, list_children, parallel=True),  # children computed in the parent
+        "item": Rule("item", "1", item),
+        "summary": Rule("summary", "1", summary),
+        "plain": Rule("plain", "1", parse_doc),  # not parallel: always computed by the loop
+    }
+
+
+def doc_path(i):
+    return f"docs/d{i:03}.md"
+
+
+class World:
+    def __init__(self, workers, n_docs=N_DOCS):
+        self.fs = MemoryFileSystem(fail_reads={doc_path(5)})
+        self.store = Store.memory()
+        self.bus = EventBus()
+        self.rec = RecordingSink()
+        self.bus.subscribe(self.rec)
+        self.workers = workers
+        self.n_docs = n_docs
+        for i in range(n_docs):
+            if i != 3:  # docs/d003.md is missing
+                self.fs.write(doc_path(i), f"title: doc {i}\nowner: team{i % 7}\n\n" + "lorem ipsum " * (i % 13))
+        for i in range(N_LISTS):
+            self.fs.write(f"lists/l{i}.txt", "".join(f"k{j}: v{i}-{j}\n" for j in range(i + 1)))
+        self.fs.write("plain.md", "a: b\n")
+        self.fs.clock.advance(10)
+
+    def roots(self):
+        docs = [NodeSpec(f"doc:{i:03}", "doc", (doc_path(i),), params=(("n", str(i % 3)),))
+                for i in range(self.n_docs)]
+        lists = [NodeSpec(f"list:{i}", "list", (f"lists/l{i}.txt",)) for i in range(N_LISTS)]
+        plain = [NodeSpec("plain:x", "plain", ("plain.md",))]
+        dep_on_doc = [NodeSpec("doc:dep", "doc", (doc_path(0),), deps=("plain:x",))]  # has deps: not prefetched
+        summ = [NodeSpec("summary:all", "summary", deps=tuple(s.id for s in docs + dep_on_doc))]
+        return docs + lists + plain + dep_on_doc + summ
+
+    def build(self, **kw):
+        engine = Engine(self.fs, self.store, kw.pop("rules", None) or rules(), "g", self.bus, workers=self.workers)
+        self.rec.events.clear()
+        return engine.build(self.roots(), **kw)
+
+
+def snapshot(world, result):
+    """Everything observable about a build, minus wall-clock fields."""
+    events = []
+    for ev in world.rec.events:
+        if isinstance(ev, (NodeDecided, PhaseTimed, BuildFinished)):
+            ev = dataclasses.replace(ev, seconds=0.0)
+        events.append(ev)
+    traces = {k: dataclasses.replace(t, built_at=0.0) for k, t in result.traces.items()}
+    outputs = {k: world.store.load_output(k) for k in sorted(result.traces)}
+    return {
+        "by_type": result.counts.by_type, "recomputed": result.counts.recomputed,
+        "decisions": list(result.decisions.items()), "events": events, "traces": traces,
+        "files": list(result.files.items()), "outputs": outputs,
+        "decoded": {k: result.output(k) for k in sorted(result.traces)},
+        "stored_files": world.store.files(), "reads": dict(world.fs.reads),
+    }
+
+
+@pytest.fixture
+def pool_calls(monkeypatch):
+    """Records how many nodes each pool computed (proves the parallel path ran)."""
+    calls = []
+    real = parallel.run_jobs
+
+    def spy(jobs, *a, **kw):
+        out = real(jobs, *a, **kw)
+        calls.append((len(jobs), None if out is None else len(out)))
+        return out
+
+    monkeypatch.setattr(parallel, "run_jobs", spy)
+    return calls
+
+
+def edit(world, indices, text="title: edited\n"):
+    for i in indices:
+        world.fs.write(doc_path(i), text + str(i))
+    world.fs.clock.advance(10)
+
+
+def test_parallel_build_is_identical_to_sequential(pool_calls):
+    seq, par = World(workers=1), World(workers=2)
+    steps = [
+        ("cold", lambda w: None, {}),
+        ("noop", lambda w: None, {}),
+        ("many edits", lambda w: edit(w, range(0, N_DOCS, 2)), {}),  # misses + summary
+        ("same bytes", lambda w: edit(w, range(0, N_DOCS, 2)), {}),  # re-hashed, equal digests: all hits
+        ("version bump", lambda w: None, {"rules": rules(doc_version="2")}),  # stat shortcut: parent reads
+        ("touch", lambda w: [w.fs.touch(doc_path(i)) for i in range(N_DOCS) if i != 3], {"rules": rules("2")}),
+    ]
+    results = {}
+    for name, change, kw in steps:
+        change(seq)
+        change(par)
+        s_res, p_res = seq.build(**dict(kw)), par.build(**dict(kw))
+        assert snapshot(par, p_res) == snapshot(seq, s_res), name
+        results[name] = p_res
+    # the pool computed the stale docs of the cold build, the 120 edits and the version bump
+    # (d003 missing and d005 unreadable stay with the loop; lists count too; doc:dep has deps)
+    assert [c for c in pool_calls if c[1] is not None] == [(N_DOCS - 2 + N_LISTS,) * 2, (N_DOCS // 2,) * 2,
+                                                           (N_DOCS - 2,) * 2]
+    assert results["version bump"].counts.by_type["doc"][Decision.CUTOFF] == N_DOCS + 1
+    assert results["touch"].counts.recomputed == ["doc:005"]  # unreadable: its fingerprint has the mtime
+
+
+def test_parallel_cold_build_counts_and_order():
+    w = World(workers=2)
+    result = w.build()
+    assert result.counts.nodes_total == N_DOCS + N_LISTS + sum(range(1, N_LISTS + 1)) + 3
+    assert result.counts.recomputed == list(result.decisions)  # every node recomputed, in decision order
+    assert result.output("doc:003") == {"error": "FileNotFoundError"}
+    assert result.output("doc:005") == {"error": "PermissionError"}
+    assert result.output("doc:007") == {"raw": result.output("doc:007")["raw"]}
+    assert result.output("item:3/k2") == "v3-2"
+    assert w.fs.reads[doc_path(0)] == 1  # fingerprinted once, the bytes went to the worker
+
+
+def test_compute_phase_includes_pool_time():
+    def slow(spec, ctx):
+        time.sleep(0.005)
+        return parse_doc(spec, ctx)
+
+    w = World(workers=2, n_docs=128)
+    w.build(rules=rules(doc=slow))
+    compute = next(e.seconds for e in w.rec.events if isinstance(e, PhaseTimed) and e.phase == "compute")
+    assert compute >= 0.2  # 128 x 5 ms over 2 workers, measured in the parent
+
+
+def failing(bad, exc_factory):
+    def compute(spec, ctx):
+        if spec.id == bad:
+            raise exc_factory()
+        return parse_doc(spec, ctx)
+    return compute
+
+
+def run_failing(workers, exc_factory, bad="doc:100"):
+    w = World(workers=workers)
+    with pytest.raises(ComputeError) as info:
+        w.build(rules=rules(doc=failing(bad, exc_factory)))
+    decided = [e.node_id for e in w.rec.events if isinstance(e, NodeDecided)]
+    return w, info.value, decided
+
+
+def test_worker_exception_surfaces_like_sequential(pool_calls):
+    _, seq_err, seq_decided = run_failing(1, lambda: ValueError("bad front matter"))
+    w, par_err, par_decided = run_failing(2, lambda: ValueError("bad front matter"))
+    assert pool_calls and pool_calls[-1][1] == N_DOCS - 2 + N_LISTS
+    assert par_err.node_id == seq_err.node_id == "doc:100"
+    assert type(par_err.original) is ValueError and str(par_err) == str(seq_err)
+    assert "bad front matter" in str(par_err.original.__cause__)  # the worker's traceback
+    assert par_decided == seq_decided  # the loop fails at the same node, after the same decisions
+    assert w.store.traces() == {} and w.store.last_run_id == 0  # a failing build writes nothing
+    w.build()  # and the next build works
+    assert w.store.traces()
+
+
+def test_unpicklable_worker_exception_keeps_type_and_message():
+    class LocalError(Exception):
+        def __init__(self, a, b):  # cannot be unpickled (and the class cannot be pickled)
+            super().__init__(f"{a}/{b}")
+
+    _, err, _ = run_failing(2, lambda: LocalError("x", "y"))
+    assert err.node_id == "doc:100"
+    assert isinstance(err.original, parallel.WorkerError)
+    assert str(err.original) == "LocalError: x/y"
+
+
+def test_bad_output_and_undeclared_reads_fail_in_workers():
+    _, err, _ = run_failing(2, lambda: None)  # sanity: raise None -> TypeError in the worker
+    assert isinstance(err.original, TypeError)
+
+    def sets(spec, ctx):
+        return {1, 2} if spec.id == "doc:050" else parse_doc(spec, ctx)
+
+    w = World(workers=2)
+    with pytest.raises(ComputeError) as info:
+        w.build(rules=rules(doc=sets))
+    assert info.value.node_id == "doc:050" and isinstance(info.value.original, TypeError)
+
+    def sneaky(spec, ctx):
+        return ctx.read_file("plain.md").decode() if spec.id == "doc:060" else parse_doc(spec, ctx)
+
+    with pytest.raises(ComputeError) as info:
+        World(workers=2).build(rules=rules(doc=sneaky))
+    assert info.value.node_id == "doc:060" and isinstance(info.value.original, UndeclaredInputError)
+
+
+class NoPool:
+    def __init__(self, *a, **kw):
+        raise AssertionError("a process pool was started")
+
+
+def test_few_dirty_nodes_do_not_start_a_pool(monkeypatch):
+    w = World(workers=2)
+    w.build()
+    import concurrent.futures
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", NoPool)
+    edit(w, range(10, 10 + parallel.PARALLEL_THRESHOLD - 1))  # one below the threshold
+    result = w.build()
+    assert result.counts.by_type["doc"][Decision.MISS] == parallel.PARALLEL_THRESHOLD - 1
+    with pytest.raises(AssertionError, match="pool was started"):  # the patch is effective
+        edit(w, range(10, 10 + parallel.PARALLEL_THRESHOLD), "title: again\n")
+        w.build()
+
+
+def test_no_pool_in_dry_runs_or_with_one_worker(monkeypatch):
+    import concurrent.futures
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", NoPool)
+    w = World(workers=4)
+    result = w.build(dry_run=True)
+    assert result.counts.total(Decision.MISS) == N_DOCS + N_LISTS + 3
+    assert World(workers=1).build().counts.total(Decision.MISS) > N_DOCS
+
+
+def test_no_pool_while_other_threads_run(monkeypatch):
+    import concurrent.futures
+    import threading
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", NoPool)
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert World(workers=2).build().counts.nodes_total > N_DOCS
+    finally:
+        stop.set()
+        t.join()
+
+
+def test_workers_argument():
+    fs, store = MemoryFileSystem(), Store.memory()
+    assert Engine(fs, store, {}, "g").workers == parallel.default_workers()
+    assert 1 <= parallel.default_workers() <= parallel.MAX_WORKERS
+    assert Engine(fs, store, {}, "g", workers=3).workers == 3
+    with pytest.raises(ValueError):
+        Engine(fs, store, {}, "g", workers=0)
+    assert parallel.batch_size(700, 2) == parallel.BATCH_SIZE
+    assert parallel.batch_size(64, 2) == 8  # >= TASKS_PER_WORKER tasks per worker
+
+
+def test_workers_exit_when_the_build_is_killed(tmp_path):
+    """Idle workers hold copies of the parent's fds (state lock, database): they must not outlive a
+    SIGKILLed build, or the next build would wait for the lock forever."""
+    state = tmp_path / "state"
+    marker = tmp_path / "started"
+    script = textwrap.dedent(f"""
+        import os, time
+        from graph_cache.engine import Engine
+        from graph_cache.fs import RealFileSystem
+        from graph_cache.lock import StateLock
+        from graph_cache.model import NodeSpec, Rule
+        from graph_cache.store import Store
+
+        root = {str(tmp_path)!r}
+        for i in range(80):
+            with open(os.path.join(root, f"f{{i}}.txt"), "w") as f:
+                f.write(str(i))
+
+        def slow(spec, ctx):
+            open({str(marker)!r}, "a").close()
+            time.sleep(60 if spec.id.endswith(":0") else 0)
+            return ctx.read_file(spec.files[0]).decode()
+
+        with StateLock({str(state)!r}):
+            store, _ = Store.open({str(state)!r})
+            rules = {{"f": Rule("f", "1", slow, parallel=True)}}
+            Engine(RealFileSystem(root), store, rules, "g", workers=2).build(
+                [NodeSpec(f"f:{{i}}", "f", (f"f{{i}}.txt",)) for i in range(80)])
+    """)
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.3)  # the other worker finishes its batches and idles on the call queue
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    # the worker sleeping in a rule holds the lock fd until its sleep ends: the watchdog ends it earlier
+    with StateLock(state, timeout=5):
+        pass
+
+
+def test_interrupt_stops_the_workers_and_leaves_no_threads(pool_calls):
+    import multiprocessing
+    import threading
+
+    def slow(spec, ctx):
+        time.sleep(0.02)
+        return parse_doc(spec, ctx)
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    w = World(workers=2, n_docs=128)
+    old = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    t0 = time.perf_counter()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            w.build(rules=rules(doc=slow))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert time.perf_counter() - t0 < 1.0  # 128 x 20 ms over 2 workers would take 1.3 s
+    assert threading.active_count() == 1 and multiprocessing.active_children() == []
+    assert w.store.traces() == {}
+    w.build()  # the next build forks a new pool
+    assert pool_calls[-1] == (126 + N_LISTS,) * 2
+
+
+def test_a_dead_worker_falls_back_to_the_loop(pool_calls):
+    parent = os.getpid()
+
+    def dies_in_worker(spec, ctx):
+        if spec.id == "doc:100" and os.getpid() != parent:
+            os._exit(3)  # e.g. OOM-killed
+        return parse_doc(spec, ctx)
+
+    seq, par = World(workers=1), World(workers=2)
+    expected = snapshot(seq, seq.build(rules=rules(doc=dies_in_worker)))
+    assert snapshot(par, par.build(rules=rules(doc=dies_in_worker))) == expected
+    jobs, computed = pool_calls[-1]
+    assert jobs == N_DOCS - 2 + N_LISTS and computed < jobs  # the broken pool's nodes went to the loop
