@@ -5,7 +5,9 @@ inputs, output_fp, children, decision, reason, built_at, run_id); outputs(node_i
 blobs(key, data); runs(run_id, record). `PRAGMA user_version` and meta.schema carry SCHEMA_VERSION.
 Trace blobs are marshal (see store_db.py); outputs are canonical JSON bytes; run records are JSON text.
 A corrupt or foreign-schema file yields one warning and a fresh state (replaced atomically); write
-failures raise StateDirError and leave the previous state intact.
+failures raise StateDirError and leave the previous state intact. A writable open also removes the temp
+files of atomic writers that were killed mid-write (`state.db.<pid>.new`, `.<name>.<pid>.tmp` of a dead
+PID), so crashes leave nothing behind that accumulates.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from .fingerprint import FileRecord
 from .fs import StatSig
 from .model import Trace
 from .store_db import (DB_NAME, MAGIC, SCHEMA_VERSION, connect, create_atomically, decode_trace,  # noqa: F401
-                       encode_trace, init_schema)
+                       encode_trace, init_schema, sweep_stale_temp_files)
 
 
 class _Discard(Exception):
@@ -63,6 +65,7 @@ class Store:
             os.makedirs(state_dir, exist_ok=True)
         except OSError as e:
             raise _dir_error(state_dir, e) from e
+        sweep_stale_temp_files(state_dir)  # what writers killed mid-write left behind
         warning = None
         if os.path.exists(path):
             try:

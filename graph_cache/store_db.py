@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import re
 import sqlite3
 import time
 from typing import Any
@@ -75,6 +76,46 @@ def init_schema(conn: sqlite3.Connection) -> None:
                  (str(SCHEMA_VERSION), repr(time.time())))
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     conn.execute("COMMIT")
+
+
+# Temp files of graph_cache's atomic writers: `create_atomically` (state.db.<pid>.new[-journal]) and
+# `fs.write_atomic` (.<name>.<pid>.tmp, e.g. the manifest). A writer SIGKILLed mid-write leaves one.
+_TEMP_RE = re.compile(r"^(?:state\.db\.(\d+)\.new(?:-journal)?|\..+\.(\d+)\.tmp)$")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError, ValueError):  # EPERM: exists, owned by someone else; absurd PID
+        return True
+    return True
+
+
+def sweep_stale_temp_files(state_dir: str) -> list[str]:
+    """Remove temp files that dead writers (killed mid-write) left in `state_dir`; return their names.
+
+    Only names of graph_cache's own atomic writers whose PID no longer runs are touched, so a live
+    writer's temp file is never removed. Call it holding the exclusive state lock. Best effort.
+    """
+    removed = []
+    try:
+        names = os.listdir(state_dir)
+    except OSError:
+        return removed
+    for name in names:
+        m = _TEMP_RE.match(name)
+        if m is None or _pid_alive(int(m.group(1) or m.group(2))):
+            continue
+        try:
+            os.remove(os.path.join(state_dir, name))
+            removed.append(name)
+        except OSError:
+            pass
+    return removed
 
 
 def create_atomically(path: str, state_dir: str) -> None:

@@ -37,8 +37,12 @@ def root_specs(disc) -> GraphSpec:
             deps.append(node)
             if node not in seen_docs:
                 seen_docs.add(node)
-                out.specs.append(NodeSpec(node, NODE_KIND[ref.kind], files=(ref.path,)))
-                out.doc_fields[node] = ref.parse_args(entry.name)
+                parse_args = ref.parse_args(entry.name)
+                # The parse arguments (e.g. the owning plan's feature for parallel.json) are params:
+                # the same bytes parsed for another owner must not hit.
+                out.specs.append(NodeSpec(node, NODE_KIND[ref.kind], files=(ref.path,),
+                                          params=(("parse", json.dumps(parse_args, sort_keys=True)),)))
+                out.doc_fields[node] = parse_args
         out.specs.append(NodeSpec("model:" + entry.name, "model", deps=tuple(deps),
                                   params=(("layout", plan_param(info)),
                                           ("discovery", json.dumps(entry.diagnostics, sort_keys=True)))))

@@ -75,7 +75,10 @@ def run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | No
                 phases.lap("collect")
                 from promptgen import artifacts
 
-                changed, artifact_stats = artifacts.write_all(cfg, out_dir, result, collected, store)
+                try:
+                    changed, artifact_stats = artifacts.write_all(cfg, out_dir, result, collected, store)
+                except OSError as exc:
+                    raise errors.StateDirError(_write_error("artifacts", exc)) from None
                 phases.lap("render")
                 elapsed = time.perf_counter() - started
                 outcome = BuildOutcome(cfg=cfg, counts=counter.counts, diagnostics=collected.diagnostics,
@@ -84,11 +87,14 @@ def run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | No
                                        plan_diagnostics=collected.plan_diagnostics,
                                        result=result, profile=profile, metrics=metrics_sink,
                                        artifacts_changed=changed)
-                save_manifest(cfg, spec, collected, outcome, artifact_stats if out_dir is None else None)
-                phases.lap("save-manifest")
-                outcome.phases = {**recorder.seconds, **phases.seconds}
-                outcome.elapsed = time.perf_counter() - started
-                history.append(cfg, store, outcome)
+                try:
+                    save_manifest(cfg, spec, collected, outcome, artifact_stats if out_dir is None else None)
+                    phases.lap("save-manifest")
+                    outcome.phases = {**recorder.seconds, **phases.seconds}
+                    outcome.elapsed = time.perf_counter() - started
+                    history.append(cfg, store, outcome)
+                except OSError as exc:
+                    raise errors.StateDirError(_write_error("state", exc)) from None
                 return outcome  # the store stays open: Results reads hit outputs lazily
             except BaseException:
                 store.close()
@@ -97,6 +103,12 @@ def run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | No
         raise errors.LockTimeoutError(f"{exc} ({LOCK_TIMEOUT_HINT})") from None
     except StateDirError as exc:
         raise errors.StateDirError(str(exc)) from None
+
+
+def _write_error(what: str, exc: OSError) -> str:
+    """One line naming the file that could not be written and the OS error."""
+    where = exc.filename or "?"
+    return f"cannot write {what} file {where}: {exc.strerror or exc}"
 
 
 def dry_run(cfg: Config, started: float):

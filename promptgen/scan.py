@@ -25,6 +25,14 @@ def is_candidate(name: str) -> bool:
     return name.endswith(".md") and name.startswith(PREFIXES)
 
 
+def _is_dir(entry) -> bool:
+    """`DirEntry.is_dir()` that treats a symlink loop (ELOOP) or a vanished target as "not a folder"."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
 def _inside(real: str, root_real: str) -> bool:
     return real == root_real or real.startswith(root_real.rstrip("/") + "/")
 
@@ -47,7 +55,7 @@ def scan_tree(root: str, max_depth: int = MAX_DEPTH) -> tuple[dict, tuple, list]
             top = sorted(it, key=lambda e: e.name)
     except OSError:
         return files, ("",), notes
-    containers = tuple(c for c in CONTAINERS if any(e.name == c and e.is_dir() for e in top)) or ("",)
+    containers = tuple(c for c in CONTAINERS if any(e.name == c and _is_dir(e) for e in top)) or ("",)
     allowed = None if containers == ("",) else frozenset(containers + WORKSPACE_DIRS)
     root_real = os.path.realpath(root)
     seen: set = set()
@@ -64,16 +72,17 @@ def scan_tree(root: str, max_depth: int = MAX_DEPTH) -> tuple[dict, tuple, list]
                 if depth == 0 and allowed is not None and name not in allowed:
                     continue
                 path = f"{d}/{name}" if d else name
+                is_dir = _is_dir(e)
                 if e.is_symlink():
                     real = os.path.realpath(e.path)
                     if not _inside(real, root_real):
                         notes.append(_symlink_note(path))
                         continue
-                    if e.is_dir():
+                    if is_dir:
                         if real in seen:
                             continue
                         seen.add(real)
-                if e.is_dir():
+                if is_dir:
                     if depth < max_depth and name[0] != "." and name not in NO_WALK:
                         subdirs.append(path)
                 elif name[0] in _FIRST and (allowed is None or depth > 0) and is_candidate(name):

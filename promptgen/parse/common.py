@@ -63,7 +63,10 @@ def prepare(data, path: str, size_cap: int = DEFAULT_SIZE_CAP) -> Prepared:
 
 def unreadable(path: str, exc: BaseException, *, detail: Optional[str] = None) -> Diagnostic:
     """Error `unreadable` (R-READ-FAIL) for an OS error or a parser failure."""
-    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, OSError) and exc.strerror:  # never the absolute path an OSError carries
+        what = f"{type(exc).__name__}: {exc.strerror}"
+    else:
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     prefix = "internal parser error" if detail == "parser-error" else "cannot read the document"
     return diag("unreadable", "error", path, f"{prefix}: {what}", detail=detail)
 

@@ -1,0 +1,1 @@
+"""Reliability tests: crash safety, concurrency, confinement, corrupt state, hostile documents."""

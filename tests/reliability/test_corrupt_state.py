@@ -1,0 +1,290 @@
+"""Damaged build state never gives a wrong answer: every kind of damage to `.promptgen/state.db`,
+`.promptgen/manifest.bin` or `.promptgen/history.jsonl` gives ONE clear warning line on stderr, exit 0,
+no traceback, and exactly the `status --json` of a clean build; the run after it is silent again.
+
+Everything runs through the CLI in a separate process (`python -m promptgen`), like a user would. The
+state is built once per module on a copy of the fixture workspace; each case copies workspace + state,
+damages one file and runs `status --json`. For state.db the manifest is also removed (else the no-op fast
+path answers from the manifest, correctly, without opening state.db), or a document is edited.
+"""
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURE = Path(__file__).resolve().parents[1] / "data" / "methodology-workspace"
+EDITED = "plans/ORBIT-SYNC/execution/EXECUTION_TASK_ORBIT-SYNC_32_01.md"
+
+
+class Run:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    @property
+    def warnings(self) -> list[str]:
+        return [line for line in self.err.splitlines() if line.startswith("promptgen: warning")]
+
+    def json(self):
+        return json.loads(self.out)
+
+
+def cli(*args: str, timeout: float = 180) -> Run:
+    proc = subprocess.run([sys.executable, "-m", "promptgen", *args], capture_output=True, text=True,
+                          timeout=timeout, env=dict(os.environ))
+    assert "Traceback (most recent call last)" not in proc.stdout + proc.stderr, proc.stderr
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def status(root: Path) -> Run:
+    res = cli("status", "--json", "--root", str(root))
+    assert res.code == 0, res.err
+    return res
+
+
+def edit(root: Path) -> None:
+    path = root / EDITED
+    path.write_bytes(path.read_bytes() + b"\n**Final Status**: \xe2\x9c\x85 Complete\n")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict:
+    """A built copy of the fixture, and the clean answers (unchanged and after `edit`)."""
+    base = tmp_path_factory.mktemp("corrupt-state")
+    root = base / "built"
+    shutil.copytree(FIXTURE, root, symlinks=True)
+    clean = status(root)  # a never-built root: this is a clean build
+    assert clean.warnings == []
+    edited = base / "edited"
+    shutil.copytree(FIXTURE, edited, symlinks=True)
+    edit(edited)
+    return {"root": root, "clean": clean.json(), "clean_edited": status(edited).json()}
+
+
+def copy_built(built: dict, dst: Path) -> Path:
+    shutil.copytree(built["root"], dst, symlinks=True)
+    return dst
+
+
+# ------------------------------------------------------------------------------------------ state.db
+
+def _sql(db: Path, *statements: str) -> None:
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        for s in statements:
+            conn.execute(s)
+    finally:
+        conn.close()
+
+
+def _garble_text(db: Path) -> None:
+    """Flip bytes *inside* stored records (plan titles in node outputs): the file stays a structurally
+    valid SQLite database, so only the engine's own checks can notice."""
+    data = bytearray(db.read_bytes())
+    needle = b"Orbit Sync"
+    found = 0
+    start = data.find(needle)
+    while start >= 0:
+        data[start:start + len(needle)] = b"Orbit Sunk"
+        found += 1
+        start = data.find(needle, start + 1)
+    assert found, "the fixture title is not in state.db"
+    db.write_bytes(bytes(data))
+
+
+def _random_bytes(db: Path, keep_header: int) -> None:
+    rnd = random.Random(1234)
+    data = db.read_bytes()
+    db.write_bytes(data[:keep_header] + bytes(rnd.getrandbits(8) for _ in range(len(data) - keep_header)))
+
+
+STATE_DB_DAMAGE = {
+    "zero-length": lambda db: db.write_bytes(b""),
+    "truncated-in-header": lambda db: db.write_bytes(db.read_bytes()[:50]),
+    "truncated-half": lambda db: db.write_bytes(db.read_bytes()[: len(db.read_bytes()) // 2]),
+    "truncated-one-page": lambda db: db.write_bytes(db.read_bytes()[:4096]),
+    "random-bytes": lambda db: _random_bytes(db, 0),
+    "random-pages-after-header": lambda db: _random_bytes(db, 100),
+    "text-file": lambda db: db.write_text("not a database\n"),
+    "newer-schema": lambda db: _sql(db, "PRAGMA user_version=2", "UPDATE meta SET value='2' WHERE key='schema'"),
+    "older-schema": lambda db: _sql(db, "PRAGMA user_version=0", "UPDATE meta SET value='0' WHERE key='schema'"),
+    "meta-schema-mismatch": lambda db: _sql(db, "UPDATE meta SET value='9' WHERE key='schema'"),
+    "garbled-trace-blob": lambda db: _sql(db, "UPDATE traces SET inputs = x'00ff13' WHERE rowid = 3"),
+    "garbled-output-json": lambda db: _sql(db, "UPDATE outputs SET data = x'7b2261223a' "
+                                               "WHERE node_id LIKE 'status:%'"),
+    "garbled-record-text": _garble_text,
+}
+# Damage SQLite cannot detect: stored outputs are trusted without checking them against the trace's
+# output fingerprint (graph_cache/engine.py `_Build.output_bytes`).
+OUTPUT_NOT_VERIFIED = ("bug: outputs loaded from state.db are not verified against the trace's output "
+                       "fingerprint (graph_cache/engine.py _Build.output_bytes)")
+XFAIL = {"garbled-output-json": OUTPUT_NOT_VERIFIED, "garbled-record-text": OUTPUT_NOT_VERIFIED}
+# The default run keeps one case per kind of damage; the rest run with `-m slow`.
+SLOW = {"truncated-in-header", "truncated-one-page", "random-pages-after-header", "text-file",
+        "meta-schema-mismatch", "garbled-trace-blob"}
+
+
+def case(name: str, *, slow=(), xfail=None):
+    marks = []
+    if name in slow:
+        marks.append(pytest.mark.slow)
+    reason = (xfail or {}).get(name)
+    if reason:
+        marks.append(pytest.mark.xfail(strict=True, reason=reason))
+    return pytest.param(name, marks=marks, id=name)
+
+
+def _check_one_warning(res: Run, what: str) -> None:
+    assert res.code == 0, res.err
+    assert len(res.warnings) == 1, res.err
+    warning = res.warnings[0]
+    assert what in warning, warning
+    others = [line for line in res.err.splitlines() if line.strip() and line not in res.warnings]
+    assert others == [], res.err
+
+
+@pytest.mark.parametrize("damage", [case(n, slow=SLOW, xfail=XFAIL) for n in STATE_DB_DAMAGE])
+def test_damaged_state_db_warns_once_and_answers_like_a_clean_build(built, tmp_path, damage):
+    root = copy_built(built, tmp_path / "ws")
+    STATE_DB_DAMAGE[damage](root / ".promptgen" / "state.db")
+    (root / ".promptgen" / "manifest.bin").unlink()  # the full path must open state.db
+    res = status(root)
+    assert res.json() == built["clean"]
+    _check_one_warning(res, "state.db")
+    again = status(root)  # the state was replaced: silent, same answer (fast path)
+    assert again.warnings == [] and again.err.strip() == "", again.err
+    assert again.json() == built["clean"]
+
+
+@pytest.mark.parametrize("damage", [case(n, slow={"random-pages-after-header", "newer-schema"}, xfail=XFAIL)
+                                    for n in ("zero-length", "random-pages-after-header", "newer-schema",
+                                              "garbled-record-text")])
+def test_damaged_state_db_found_by_the_next_edit_build(built, tmp_path, damage):
+    """Manifest intact: the no-op path does not need state.db; the next edit opens it, warns, rebuilds."""
+    root = copy_built(built, tmp_path / "ws")
+    STATE_DB_DAMAGE[damage](root / ".promptgen" / "state.db")
+    assert status(root).json() == built["clean"]  # answered from the manifest: still right
+    edit(root)
+    res = status(root)
+    assert res.json() == built["clean_edited"]
+    _check_one_warning(res, "state.db")
+    again = status(root)
+    assert again.err.strip() == "" and again.json() == built["clean_edited"]
+
+
+def test_stale_journal_next_to_a_valid_state_db(built, tmp_path):
+    """Garbage in `state.db-journal` (a crash left it) must not break or change anything."""
+    root = copy_built(built, tmp_path / "ws")
+    journal = b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7" + random.Random(5).randbytes(600)  # SQLite journal magic
+    (root / ".promptgen" / "state.db-journal").write_bytes(journal)
+    (root / ".promptgen" / "manifest.bin").unlink()
+    res = status(root)
+    assert res.code == 0 and len(res.warnings) <= 1, res.err
+    assert res.json() == built["clean"]
+    assert status(root).json() == built["clean"]
+
+
+# ------------------------------------------------------------------------------------------ manifest.bin
+
+def _manifest_with(path: Path, **changes) -> None:
+    magic, schema, key, files, payload, counts = marshal.loads(path.read_bytes())
+    fields = {"magic": magic, "schema": schema, "key": key, "files": files, "payload": payload, "counts": counts}
+    fields.update(changes)
+    path.write_bytes(marshal.dumps(tuple(fields[k] for k in ("magic", "schema", "key", "files", "payload",
+                                                             "counts"))))
+
+
+MANIFEST_DAMAGE = {
+    "zero-length": lambda p: p.write_bytes(b""),
+    "truncated": lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),
+    "random-bytes": lambda p: p.write_bytes(random.Random(7).randbytes(len(p.read_bytes()))),
+    "newer-schema": lambda p: _manifest_with(p, schema=2),
+    "older-schema": lambda p: _manifest_with(p, schema=0),
+    "foreign-magic": lambda p: _manifest_with(p, magic="something.else"),
+    "wrong-shape": lambda p: p.write_bytes(marshal.dumps([1, 2, 3])),
+    "garbage-payload": lambda p: _manifest_with(p, payload=b"\x00garbage"),
+    "payload-wrong-types": lambda p: _manifest_with(p, payload=marshal.dumps({"global_key": 5, "workspace": None})),
+    "files-wrong-types": lambda p: _manifest_with(p, files={"x": "y"}),
+}
+
+
+@pytest.mark.parametrize("damage", [case(n, slow={"foreign-magic", "wrong-shape", "garbage-payload",
+                                                  "payload-wrong-types", "files-wrong-types"})
+                                    for n in MANIFEST_DAMAGE])
+def test_damaged_manifest_gives_the_clean_answer(built, tmp_path, damage):
+    root = copy_built(built, tmp_path / "ws")
+    MANIFEST_DAMAGE[damage](root / ".promptgen" / "manifest.bin")
+    res = status(root)
+    assert res.json() == built["clean"]
+    assert len(res.warnings) <= 1, res.err
+    again = status(root)  # rewritten by the full build: silent, same answer
+    assert again.err.strip() == "" and again.json() == built["clean"]
+
+
+@pytest.mark.xfail(strict=True, reason="design gap: a damaged manifest.bin is replaced silently (no warning); "
+                                       "the brief wants one warning line like state.db")
+@pytest.mark.parametrize("damage", ["truncated"])
+def test_damaged_manifest_warns_once(built, tmp_path, damage):
+    root = copy_built(built, tmp_path / "ws")
+    MANIFEST_DAMAGE[damage](root / ".promptgen" / "manifest.bin")
+    _check_one_warning(status(root), "manifest.bin")
+
+
+def test_stale_manifest_from_an_older_build_is_not_trusted(built, tmp_path):
+    """A manifest.bin restored from before an edit (backup, checkout of .promptgen/) must not answer."""
+    root = copy_built(built, tmp_path / "ws")
+    old = (root / ".promptgen" / "manifest.bin").read_bytes()
+    edit(root)
+    assert status(root).json() == built["clean_edited"]
+    (root / ".promptgen" / "manifest.bin").write_bytes(old)
+    assert status(root).json() == built["clean_edited"]
+
+
+# ------------------------------------------------------------------------------------------ history.jsonl
+
+HISTORY_GARBAGE = {
+    "binary": random.Random(3).randbytes(64) + b"\n\xff\xfe\x00\n",
+    "not-json": b"this is not json\n{torn line\n",
+    "no-trailing-newline": b'{"time":1,"by_type":{"plan":{"hit":1',
+    "wrong-types": (b'{"by_type":{"plan":5},"phases":[1],"duration_s":"slow"}\n'
+                    b'{"by_type":{"plan":{"hit":"many"}},"phases":{"x":"y"}}\n'
+                    b'{"by_type":[],"keep":"x"}\n[1,2]\n"text"\nnull\n'),
+    "keep-zero-or-negative": b'{"by_type":{},"keep":0}\n{"by_type":{},"keep":-5}\n',
+    "keep-huge-number": b'{"by_type":{},"keep":' + b"9" * 5000 + b"}\n",
+    "empty": b"",
+}
+
+
+HISTORY_XFAIL = {
+    "wrong-types": "bug: `promptgen stats` crashes (exit 70) on well-formed JSON records with wrong field types "
+                   "(history.summarize trusts by_type/phases types)",
+    "keep-huge-number": "bug: a ValueError in the fast path's history append (int() of a >4300-digit `keep`) "
+                        "escapes after the answer was printed; try_run falls back and the full CLI prints it again",
+}
+
+
+@pytest.mark.parametrize("garbage", [case(n, slow={"not-json", "no-trailing-newline", "keep-zero-or-negative",
+                                                   "empty"}, xfail=HISTORY_XFAIL)
+                                     for n in HISTORY_GARBAGE])
+def test_history_garbage_never_changes_an_answer(built, tmp_path, garbage):
+    root = copy_built(built, tmp_path / "ws")
+    (root / ".promptgen" / "history.jsonl").write_bytes(HISTORY_GARBAGE[garbage])
+    res = status(root)  # fast path: answers, then appends its record
+    assert res.out.count("\n") == 1, "exactly one JSON document on stdout"
+    assert res.json() == built["clean"]
+    assert len(res.warnings) <= 1, res.err
+    stats = cli("stats", "--json", "--root", str(root))
+    assert stats.code == 0, stats.err
+    assert isinstance(stats.json()["runs"], int)
+    edit(root)
+    res = status(root)  # full path: appends and trims
+    assert res.code == 0 and res.json() == built["clean_edited"]
+    assert len(res.warnings) <= 1, res.err
