@@ -24,7 +24,9 @@ def open_config(root: str | None) -> Config:
     return load_config(find_root(root))
 
 
-STATE_GITIGNORE = "# Everything in .promptgen/ is disposable cache except the configuration.\n*\n!.gitignore\n!config.toml\n"
+# Ignores itself too (like .pytest_cache/): a fresh state dir leaves `git status` clean; a config.toml
+# written by the user stays visible so that it can be committed.
+STATE_GITIGNORE = "# Everything in .promptgen/ is disposable cache except the configuration.\n*\n!config.toml\n"
 
 
 def ensure_state_dir(cfg: Config) -> None:
