@@ -100,6 +100,10 @@ def load_config(root: str) -> Config:
         source=source,
         extra=extra,
     )
+    real_ws, real_root = os.path.realpath(cfg.workspace_dir), os.path.realpath(root)
+    if real_ws != real_root and not real_ws.startswith(real_root.rstrip(os.sep) + os.sep):
+        raise ConfigError(f"{source or 'config'}: `workspace` {workspace!r} leads outside the root {root} "
+                          f"(through a symbolic link)")
     if not os.path.isdir(cfg.workspace_dir):
         raise ConfigError(f"{source or 'config'}: workspace folder {workspace!r} does not exist under {root}")
     return cfg

@@ -169,8 +169,6 @@ def test_symlinks_inside_the_root_and_loops_terminate(tmp_path, cli):
     assert status(cli, root)["plans"]
 
 
-@pytest.mark.xfail(strict=True, reason="promptgen/config.py load_config checks `workspace` textually (no '..', "
-                                       "not absolute) but follows a symlinked workspace folder outside the root")
 def test_workspace_setting_cannot_escape_through_a_symlink(tmp_path, cli):
     """`workspace = "w"` where `w` is a link to a folder outside the root: either a config error
     (exit 2 naming `workspace`) or a build that reads nothing outside. Never the outside plans."""
