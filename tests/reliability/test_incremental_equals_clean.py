@@ -2,8 +2,10 @@
 from-scratch build of the same workspace.
 
 A hypothesis RuleBasedStateMachine keeps one generated workspace on disk (wsgen) and applies random
-edits: status lines, declarations, appended text, FIX / APPROVED dates, added / deleted / renamed
-documents (also renamed to another code, feature or folder), touch-only mtime changes, a new
+edits: status lines, declarations, appended text, FIX / APPROVED dates, same-size edits (only the mtime
+tells), same-size edits of a racily clean file with its mtime put back (only the racy-clean guard can
+tell), added / deleted / renamed documents (also renamed to another code, feature or folder), touch-only
+mtime changes, a new
 `size_cap_mib` in `.promptgen/config.toml`, and edits of a prompt template (in a private copy of the
 templates folder: `promptgen.prompts.TEMPLATES_DIR` is pointed at it, in-process only). After every step
 it runs an incremental build (`promptgen.service.build`, the full path: the no-op fast path lives only in

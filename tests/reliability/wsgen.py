@@ -7,7 +7,7 @@ with dates, parallel.json, handoff pointers) but the generator also produces the
 purpose: ambiguous codes (`1.10` / `11.0`), orphans, flat plans in `plans/a_paused/` that share the
 workspace-level `subplans/` and `execution/`, archived copies and invalid parallel.json files.
 
-Used by `test_incremental_equals_clean.py` (stateful edits) and the other reliability tests.
+Used by `test_incremental_equals_clean.py` (the stateful incremental == clean property).
 """
 from __future__ import annotations
 
