@@ -26,6 +26,8 @@ from .model import (BuildCounts, Decision, NodeSpec, Reason, ReasonCode, Rule, T
 from . import parallel
 from .scheduler import Scheduler
 from .store import Store
+from .store_db import encode_inputs
+from .trace_table import INPUTS, OUTPUT_FP, VERSION, TraceView
 from .verify import verify
 
 PHASES = ("verify", "compute", "persist")
@@ -41,17 +43,26 @@ class BuildResult:
     """Outcome of one build. `output(id)` decodes lazily (from the store for hits); needs the store open."""
 
     def __init__(self, run_id: int, counts: BuildCounts, decisions: dict[str, tuple[str, Reason | None]],
-                 traces: dict[str, Trace], files: dict[str, FileRecord], reset_warning: str | None,
-                 dry_run: bool, seconds: float, loader: Callable[[str], Any]) -> None:
+                 traces: Mapping[str, Trace], files: dict[str, FileRecord], reset_warning: str | None,
+                 dry_run: bool, seconds: float, loader: Callable[[str], Any],
+                 specs: Mapping[str, NodeSpec] | None = None,
+                 damage: Callable[[], str | None] = lambda: None) -> None:
         self.run_id = run_id
         self.counts = counts
         self.decisions = decisions  # node id -> (decision, reason), in decision order
-        self.traces = traces  # final traces of every node reached (dry run: the stored ones)
+        self.traces = traces  # final traces of every node reached, decoded on access (dry run: stored)
         self.files = files  # final records of every existing file input (feed Manifest.from_records)
+        self.specs = specs if specs is not None else {}  # node id -> NodeSpec of every node reached
         self.reset_warning = reset_warning
         self.dry_run = dry_run
         self.seconds = seconds
         self._loader = loader
+        self._damage = damage
+
+    def damage_warning(self) -> str | None:
+        """One line naming the state file if damaged stored traces/outputs were found (and recomputed) so
+        far, including while outputs are read after the build; None otherwise."""
+        return self._damage()
 
     def output(self, node_id: str) -> Any:
         """Decoded output of a node of this build (KeyError if the node was not part of it)."""
@@ -128,17 +139,23 @@ class _Build:
                  counter: CountingSink) -> None:
         self.e, self.fs, self.store, self.bus = engine, engine.fs, engine.store, engine.bus
         self.stats, self.dry_run, self.counter = stats, dry_run, counter
-        self.old_traces = self.store.traces()
+        self.old_traces = self.store.traces()  # TraceTable: rows decoded only when needed
         self.old_files = self.store.files()
         self.reset_warning = self.store.reset_warning if self.store.reset_pending else None
         self.run_id = self.store.next_run_id()
         self.sched = Scheduler()
         self.fps: dict[str, str] = {}  # node id -> output fingerprint in this build
-        self.traces: dict[str, Trace] = {}  # every node reached -> its final trace
-        self.written: dict[str, Trace] = {}  # traces to persist (recomputed nodes)
-        self.data: dict[str, bytes] = {}  # outputs computed in this build (canonical JSON)
-        self.new_outputs: dict[str, bytes] = {}  # outputs to persist
+        self.reached: dict[str, None] = {}  # every node reached, in decision order
+        self.written: dict[str, Trace] = {}  # traces to persist (recomputed or re-encoded nodes)
+        self.traces = TraceView(self.reached, self.written, self.old_traces)
+        # outputs in memory: computed ones until their last known dependent is decided (they are staged
+        # in the store at once, so a later read reloads them), loaded ones likewise
+        self.data: dict[str, bytes] = {}
+        self.users: dict[str, int] = {}  # node id / file path -> pending nodes that read it
+        self.new_outputs: dict[str, bytes] = {}  # dry run / post-build recomputes only
         self.decoded: dict[str, Any] = {}
+        self.damaged: list[str] = []  # nodes whose stored trace/output was unreadable or garbled
+        self.finished = False
         self.records: dict[str, FileRecord | None] = {}  # file inputs seen -> record (None = missing)
         # records taken by the prefetch, moved to `records` when the loop reaches them (same order)
         self.early: dict[str, FileRecord | None] = {}
@@ -183,6 +200,27 @@ class _Build:
             inputs[param_input(name)] = hash_bytes(value.encode())
         return inputs
 
+    # -- memory: inputs are dropped once every node that reads them is decided ---------------------------
+    def add(self, spec: NodeSpec, parent: str | None = None) -> None:
+        if self.sched.add(spec, parent):
+            users = self.users
+            for p in spec.files:
+                users[p] = users.get(p, 0) + 1
+            for d in spec.deps:
+                users[d] = users.get(d, 0) + 1
+
+    def release(self, spec: NodeSpec) -> None:
+        users = self.users
+        for key in spec.files + spec.deps:
+            left = users[key] - 1
+            if left:
+                users[key] = left
+            else:
+                del users[key]
+                self.data.pop(key, None)
+                if self.content is not None:
+                    self.content.pop(key, None)
+
     def read_file(self, path: str) -> bytes:
         if self.content is not None and path in self.content:
             return self.content[path]
@@ -194,27 +232,36 @@ class _Build:
         return self.decoded[node_id]
 
     def output_bytes(self, node_id: str) -> bytes:
-        """The serialised output of a node of this build (computed now, or loaded for a hit)."""
+        """The serialised output of a node of this build (computed now, or loaded for a hit). Loaded bytes
+        are checked against the trace's output fingerprint: damage SQLite cannot see is recomputed."""
         data = self.data.get(node_id)
         if data is None:
             data = self.store.load_output(node_id)
-            if data is None:
-                data = self.rematerialise(node_id)
-            self.data[node_id] = data
+            if data is None or (node_id in self.fps and hash_bytes(data) != self.fps[node_id]):
+                data = self.rematerialise(node_id, damaged=data is not None)
+            if self.users.get(node_id):
+                self.data[node_id] = data
         return data
 
-    def rematerialise(self, node_id: str) -> bytes:
-        """A hit whose stored output is missing (damaged store): recompute it, keep its decision."""
+    def rematerialise(self, node_id: str, damaged: bool) -> bytes:
+        """A hit whose stored output is missing or garbled: recompute it, keep its decision."""
         spec = self.sched.spec(node_id)
-        trace = self.traces.get(node_id)
-        if spec is None or trace is None:
+        if spec is None or node_id not in self.reached:
             raise GraphCacheError(f"no output available for {node_id}")
+        trace = self.traces[node_id]
+        if damaged:
+            self.damaged.append(node_id)
         data, _ = self.compute(spec, self.e.rule_for(spec))
-        self.data[node_id] = self.new_outputs[node_id] = data
         fp = hash_bytes(data)
+        written: dict[str, Trace] = {}
         if fp != trace.output_fp:  # non-deterministic rule or input raced: dependents re-verify next time
             self.bus.emit(StateWarning(f"recomputed output of {node_id} differs from its stored fingerprint"))
-            self.written[node_id] = self.traces[node_id] = _replace_fp(trace, fp)
+            self.written[node_id] = written[node_id] = _replace_fp(trace, fp)
+            self.fps[node_id] = fp
+        if self.finished:  # read after the build: persist the repair at once
+            self.store.commit(traces=written, outputs={node_id: data})
+        else:
+            self.store.stage_output(node_id, data)
         return data
 
     # -- one node ---------------------------------------------------------------------------------------
@@ -249,10 +296,23 @@ class _Build:
         rule = self.e.rule_for(spec)
         version = self.version_of(spec, rule)
         inputs = self.inputs_of(spec, self.file_fp)
+        key = tuple(sorted(inputs.items()))
+        row = self.old_traces.raw(spec.id)
+        if (row is not None and rule.children is None and not self.dry_run and row[VERSION] == version
+                and type(row[OUTPUT_FP]) is str and row[INPUTS] == encode_inputs(key)):
+            # Proven up to date from the stored row alone: no trace decoding (the common case).
+            self.phase["verify"] += time.perf_counter() - t0
+            self.fps[spec.id] = row[OUTPUT_FP]
+            self.finish(spec, Decision.HIT, None, (), t0)
+            return
         trace = self.old_traces.get(spec.id)
         reason = verify(spec, trace, version, inputs)
-        if reason is not None and reason.code == ReasonCode.NEW and self.reset_warning:
-            reason = Reason(ReasonCode.STATE_RESET, self.reset_warning)
+        if reason is not None and reason.code == ReasonCode.NEW:
+            if spec.id in self.old_traces.damaged:
+                self.damaged.append(spec.id)
+                reason = Reason(ReasonCode.CACHE_CORRUPT, "stored trace unreadable")
+            elif self.reset_warning:
+                reason = Reason(ReasonCode.STATE_RESET, self.reset_warning)
         t1 = time.perf_counter()
         self.phase["verify"] += t1 - t0
         if self.dry_run:
@@ -260,25 +320,36 @@ class _Build:
         elif reason is None:
             decision, children = Decision.HIT, trace.children
             self.fps[spec.id] = trace.output_fp
-            self.traces[spec.id] = trace
+            if row is not None:  # stored in an older, non-canonical encoding: re-encode it once
+                self.written[spec.id] = trace
         else:
             data, children = self.compute(spec, rule)
             fp = hash_bytes(data)
             decision = Decision.CUTOFF if trace is not None and trace.output_fp == fp else Decision.MISS
             self.fps[spec.id] = fp
-            self.data[spec.id] = data
-            if decision == Decision.MISS or self.store.load_output(spec.id) is None:
-                self.new_outputs[spec.id] = data
-            new = Trace(spec.id, spec.type, version, tuple(sorted(inputs.items())), fp, children, decision,
-                        reason, time.time(), self.run_id)
-            self.traces[spec.id] = self.written[spec.id] = new
+            self.store.stage_output(spec.id, data)
+            self.written[spec.id] = Trace(spec.id, spec.type, version, key, fp, children, decision, reason,
+                                          time.time(), self.run_id)
             self.phase["compute"] += time.perf_counter() - t1
+            for child in children:
+                self.add(child, spec.id)
+            if self.users.get(spec.id):  # a pending node reads it: keep it at hand
+                self.data[spec.id] = data
+            self.finish(spec, decision, reason, (), t0)
+            return
+        self.finish(spec, decision, reason, children, t0)
+
+    def finish(self, spec: NodeSpec, decision: str, reason: Reason | None, children: tuple[NodeSpec, ...],
+               t0: float) -> None:
         for child in children:
-            self.sched.add(child)
+            self.add(child, spec.id)
         self.sched.done(spec.id)
-        self.decisions[spec.id] = (decision, reason if decision != Decision.HIT else None)
-        self.bus.emit(NodeDecided(spec.id, spec.type, decision, self.decisions[spec.id][1],
-                                  time.perf_counter() - t0))
+        self.release(spec)
+        if not self.dry_run or spec.id in self.old_traces:  # a dry run reaches stored traces only
+            self.reached[spec.id] = None
+        reason = reason if decision != Decision.HIT else None
+        self.decisions[spec.id] = (decision, reason)
+        self.bus.emit(NodeDecided(spec.id, spec.type, decision, reason, time.perf_counter() - t0))
 
     def dry_decide(self, spec: NodeSpec, trace: Trace | None,
                    reason: Reason | None) -> tuple[str, Reason | None, tuple[NodeSpec, ...]]:
@@ -289,8 +360,6 @@ class _Build:
                 reason = Reason(ReasonCode.DEPENDENCY_CHANGED, upstream[0], self.fps[upstream[0]], None)
         children = trace.children if trace is not None else ()
         self.fps[spec.id] = trace.output_fp if trace is not None else "unknown:" + spec.id
-        if trace is not None:
-            self.traces[spec.id] = trace
         if reason is None:
             return Decision.HIT, None, children
         self.would.add(spec.id)
@@ -347,21 +416,28 @@ class _Build:
         self.bus.emit(BuildStarted(self.run_id, len(roots), self.dry_run))
         if self.reset_warning:
             self.bus.emit(StateWarning(self.reset_warning))
-        for spec in roots:
-            self.sched.add(spec)
-        self.prefetch(roots)
-        while (spec := self.sched.next_ready()) is not None:
-            self.process(spec)
-        self.sched.check_finished()
-        files = {p: r for p, r in self.records.items() if r is not None}
-        if not self.dry_run:
-            t = time.perf_counter()
-            self.store.commit(
-                files={p: r for p, r in files.items() if self.old_files.get(p) != r},
-                traces=self.written, outputs=self.new_outputs,
-                removed_nodes=self.old_traces.keys() - self.traces.keys(),
-                removed_files=self.old_files.keys() - files.keys(), run_id=self.run_id)
-            self.phase["persist"] += time.perf_counter() - t
+        try:
+            for spec in roots:
+                self.add(spec)
+            self.prefetch(roots)
+            while (spec := self.sched.next_ready()) is not None:
+                self.process(spec)
+            self.sched.check_finished()
+            files = {p: r for p, r in self.records.items() if r is not None}
+            if not self.dry_run:
+                t = time.perf_counter()
+                self.store.commit(
+                    files={p: r for p, r in files.items() if self.old_files.get(p) != r},
+                    traces=self.written, outputs=self.new_outputs,
+                    removed_nodes=self.old_traces.keys() - self.traces.keys(),
+                    removed_files=self.old_files.keys() - files.keys(), run_id=self.run_id)
+                self.phase["persist"] += time.perf_counter() - t
+        except BaseException:
+            if not self.dry_run:
+                self.store.abort()  # staged outputs go with the failed build: all or nothing
+            raise
+        self.finished = True
+        self.data.clear()
         for phase in PHASES:
             self.bus.emit(PhaseTimed(phase, self.phase[phase]))
         seconds = time.perf_counter() - start
@@ -369,7 +445,15 @@ class _Build:
         self.bus.emit(BuildFinished(counts, seconds, self.run_id, self.dry_run))
         self.content = None
         return BuildResult(self.run_id, counts, self.decisions, self.traces, files, self.reset_warning,
-                           self.dry_run, seconds, self.output)
+                           self.dry_run, seconds, self.output, self.sched.specs(), self.damage_warning)
+
+    def damage_warning(self) -> str | None:
+        if not self.damaged:
+            return None
+        first = sorted(self.damaged)[0]
+        more = f" and {len(self.damaged) - 1} more" if len(self.damaged) > 1 else ""
+        return (f"damaged records in build state {self.store.location}: recomputed {first}{more} "
+                f"(reason {ReasonCode.CACHE_CORRUPT})")
 
 
 def _replace_fp(trace: Trace, fp: str) -> Trace:

@@ -27,8 +27,9 @@ class ReasonCode:
     DEPENDENCY_CHANGED = "dependency-changed"  # a node input's output fingerprint changed, or deps differ
     VERSION_CHANGED = "version-changed"  # tool version, rule version or relevant config changed
     STATE_RESET = "state-reset"  # persisted state was corrupt/old-schema and was discarded
+    CACHE_CORRUPT = "cache-corrupt"  # this node's stored trace or output was damaged (checksum/decoding)
 
-    ALL = (NEW, INPUT_CHANGED, DEPENDENCY_CHANGED, VERSION_CHANGED, STATE_RESET)
+    ALL = (NEW, INPUT_CHANGED, DEPENDENCY_CHANGED, VERSION_CHANGED, STATE_RESET, CACHE_CORRUPT)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,9 @@ from .fs import StatSig
 from .model import Trace
 from .store_db import (DB_NAME, MAGIC, SCHEMA_VERSION, connect, create_atomically, decode_trace,  # noqa: F401
                        encode_trace, init_schema, sweep_stale_temp_files)
+from .trace_table import TraceTable
+
+STAGE_BATCH = 256  # staged outputs written per executemany
 
 
 class _Discard(Exception):
@@ -32,13 +35,15 @@ class Store:
     """Open with `Store.open(state_dir)` (or `Store.memory()` in tests); see the module docstring."""
 
     def __init__(self, conn: sqlite3.Connection, state_dir: str, read_only: bool,
-                 files: dict[str, FileRecord], traces: dict[str, Trace], meta: dict[str, str],
+                 files: dict[str, FileRecord], traces: TraceTable, meta: dict[str, str],
                  reset_warning: str | None = None) -> None:
         self._conn = conn
         self.state_dir = state_dir
+        self.location = os.path.join(state_dir, DB_NAME) if state_dir != ":memory:" else ":memory:"
         self.read_only = read_only
         self._files = files
         self._traces = traces
+        self._staged: list[tuple[str, bytes]] = []  # outputs waiting for the next executemany
         self._meta = meta
         self.reset_warning = reset_warning  # set when the previous state was discarded at open
         self.reset_pending = reset_warning is not None  # cleared by the first successful commit
@@ -91,7 +96,7 @@ class Store:
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         init_schema(conn)
         meta = dict(conn.execute("SELECT key, value FROM meta"))
-        return cls(conn, state_dir, read_only, {}, {}, meta, reset_warning)
+        return cls(conn, state_dir, read_only, {}, TraceTable(), meta, reset_warning)
 
     @classmethod
     def _load(cls, path: str, state_dir: str, *, read_only: bool) -> Store:
@@ -122,11 +127,10 @@ class Store:
                 raise _Discard(f"{DB_NAME} has schema {meta.get('schema')!r}, expected {SCHEMA_VERSION}")
             files = {p: FileRecord(StatSig(int(m), int(s), int(i)), str(d))
                      for p, m, s, i, d in conn.execute("SELECT path, mtime_ns, size, ino, digest FROM files")}
-            traces = {}
-            for row in conn.execute("SELECT node_id, type, version, inputs, output_fp, children, decision,"
-                                    " reason, built_at, run_id FROM traces"):
-                t = decode_trace(row)
-                traces[t.node_id] = t
+            # Rows stay undecoded (trace_table.py): a hit is proven from the raw inputs blob.
+            traces = TraceTable({row[0]: row for row in conn.execute(
+                "SELECT node_id, type, version, inputs, output_fp, children, decision, reason, built_at,"
+                " run_id FROM traces")})
             int(meta.get("last_run_id", "0"))
             conn.execute("COMMIT")
         except _Discard:
@@ -151,8 +155,9 @@ class Store:
     def files(self) -> dict[str, FileRecord]:
         return dict(self._files)
 
-    def traces(self) -> dict[str, Trace]:
-        return dict(self._traces)
+    def traces(self) -> TraceTable:
+        """node id -> Trace of the last build, decoded on access (a damaged row reads as absent)."""
+        return self._traces.copy()
 
     @property
     def last_run_id(self) -> int:
@@ -162,7 +167,10 @@ class Store:
         return self._meta.get(key)
 
     def load_output(self, node_id: str) -> bytes | None:
-        """Stored output bytes of a node (canonical JSON), or None if absent or unreadable."""
+        """Stored output bytes of a node (canonical JSON), or None if absent or unreadable. Sees the
+        outputs staged by the build in progress."""
+        if self._staged:
+            self._flush_staged()
         try:
             row = self._conn.execute("SELECT data FROM outputs WHERE node_id = ?", (node_id,)).fetchone()
         except sqlite3.DatabaseError:
@@ -193,6 +201,36 @@ class Store:
         return out
 
     # -- writing ----------------------------------------------------------------------------------------
+    def stage_output(self, node_id: str, data: bytes) -> None:
+        """Write an output inside the build's transaction, opened on first use: the bytes need not stay
+        in memory until the end. The next `commit` makes them durable with everything else; `abort` (or
+        a crash: rollback journal) discards them."""
+        self._staged.append((node_id, data))
+        if len(self._staged) >= STAGE_BATCH:
+            self._flush_staged()
+
+    def _flush_staged(self) -> None:
+        if self.read_only:
+            raise GraphCacheError(f"state in {self.state_dir} is open read-only")
+        c = self._conn
+        try:
+            if not c.in_transaction:
+                c.execute("BEGIN IMMEDIATE")
+            c.executemany("INSERT OR REPLACE INTO outputs VALUES (?, ?)", self._staged)
+        except sqlite3.Error as e:
+            self.abort()
+            raise _dir_error(self.state_dir, e) from e
+        self._staged.clear()
+
+    def abort(self) -> None:
+        """Discard staged outputs and the open build transaction, if any."""
+        self._staged.clear()
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
     def commit(self, *, files: Mapping[str, FileRecord] = {}, traces: Mapping[str, Trace] = {},
                outputs: Mapping[str, bytes] = {}, removed_nodes: Iterable[str] = (),
                removed_files: Iterable[str] = (), blobs: Mapping[str, bytes] = {},
@@ -216,11 +254,12 @@ class Store:
 
         self._transaction(write)
         for n in removed_nodes:
-            self._traces.pop(n, None)
+            self._traces.pop(n)
         for p in removed_files:
             self._files.pop(p, None)
         self._files.update(files)
-        self._traces.update(traces)
+        for t in traces.values():
+            self._traces.put(t)
         if run_id is not None:
             self._meta["last_run_id"] = str(run_id)
         self.reset_pending = False
@@ -255,13 +294,15 @@ class Store:
             raise GraphCacheError(f"state in {self.state_dir} is open read-only")
         c = self._conn
         try:
-            c.execute("BEGIN IMMEDIATE")
+            if self._staged:
+                self._flush_staged()
+            if not c.in_transaction:  # else: the build transaction opened by stage_output
+                c.execute("BEGIN IMMEDIATE")
             try:
                 fn(c)
                 c.execute("COMMIT")
             except BaseException:
-                if c.in_transaction:
-                    c.execute("ROLLBACK")
+                self.abort()
                 raise
         except sqlite3.Error as e:
             raise _dir_error(self.state_dir, e) from e

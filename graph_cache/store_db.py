@@ -33,11 +33,19 @@ CREATE TABLE runs(run_id INTEGER PRIMARY KEY, record TEXT NOT NULL);
 
 
 # -- trace (de)serialisation --------------------------------------------------------------------------
+INPUTS_MARSHAL_VERSION = 2  # no FLAG_REF (format >= 3): equal inputs always give equal bytes
+
+
+def encode_inputs(inputs: tuple[tuple[str, str], ...]) -> bytes:
+    """Canonical bytes of a sorted inputs tuple: a hit is proven by comparing them with the stored blob."""
+    return marshal.dumps(inputs, INPUTS_MARSHAL_VERSION)
+
+
 def encode_trace(t: Trace) -> tuple[Any, ...]:
     children = tuple((c.id, c.type, tuple(c.files), tuple(c.deps), tuple(c.params)) for c in t.children)
     reason = None if t.reason is None else marshal.dumps(
         (t.reason.code, t.reason.detail, t.reason.old, t.reason.new))
-    return (t.node_id, t.type, t.version, marshal.dumps(tuple(t.inputs)), t.output_fp,
+    return (t.node_id, t.type, t.version, encode_inputs(tuple(t.inputs)), t.output_fp,
             marshal.dumps(children), t.decision, reason, t.built_at, t.run_id)
 
 

@@ -55,8 +55,7 @@ def _groups(result, collected) -> dict[str, tuple[str, object]]:
     diags = json.dumps(collected.diagnostics, sort_keys=True)
     summary_key = traces["summary:workspace"].output_fp + xxhash.xxh3_128_hexdigest(diags.encode())
     groups["summary"] = (summary_key, lambda: _summary_files(result, collected))
-    shape = "\n".join(f"{n}<{','.join(k for k, _ in t.inputs if k.startswith('node:'))}"
-                       for n, t in sorted(traces.items()))
+    shape = "\n".join(f"{n}<{','.join(sorted(spec.deps))}" for n, spec in sorted(result.specs.items()))
     groups["graph"] = (xxhash.xxh3_128_hexdigest(shape.encode()), lambda: {"graph.json": graph_document(result)})
     return groups
 

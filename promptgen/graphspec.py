@@ -26,6 +26,9 @@ def root_specs(disc) -> GraphSpec:
     from promptgen.prompts import TEMPLATE_NAMES
 
     out = GraphSpec(stats=dict(disc.files))
+    # Templates first, then plan by plan (documents, model, status): the scheduler ranks nodes in this
+    # order, so a build finishes one plan (prompts included) before it parses the next one.
+    out.specs.extend(NodeSpec("template:" + name, "template") for name in TEMPLATE_NAMES)
     seen_docs: set[str] = set()
     statuses = []
     for entry in disc.plans:
@@ -50,6 +53,5 @@ def root_specs(disc) -> GraphSpec:
         status = "status:" + entry.name
         out.specs.append(NodeSpec(status, "status", deps=("model:" + entry.name,)))
         statuses.append(status)
-    out.specs.extend(NodeSpec("template:" + name, "template") for name in TEMPLATE_NAMES)
     out.specs.append(NodeSpec(SUMMARY_ID, "summary", deps=tuple(statuses)))
     return out

@@ -43,19 +43,26 @@ def doc_id(kind: str, path: str) -> str:
 
 
 class ModelCache:
-    """Validated pydantic models of node outputs, memoised for one build.
+    """Validated pydantic models of node outputs, memoised for one build (the few most recent ones).
 
     Outputs are stored as JSON bytes serialised by pydantic (`model_dump_json`) and validated back with
-    `model_validate_json`: both run in pydantic-core, several times faster than a dict round trip."""
+    `model_validate_json`: both run in pydantic-core, several times faster than a dict round trip.
+    The build goes plan by plan, so a plan's model and status are reused by its prompts while they are
+    recent; a bounded memo keeps memory flat on 100k-document workspaces (an evicted one is re-read)."""
+
+    SIZE = 16
 
     def __init__(self) -> None:
         self._memo: dict[str, Any] = {}
 
-    def get(self, ctx, node_id: str, cls):
+    def get(self, ctx, node_id: str, cls, *, keep: bool = True):
         got = self._memo.get(node_id)
         if got is None:
             got = cls.model_validate_json(ctx.output_bytes(node_id))
-            self._memo[node_id] = got
+            if keep:
+                if len(self._memo) >= self.SIZE:
+                    del self._memo[next(iter(self._memo))]  # oldest first
+                self._memo[node_id] = got
         return got
 
 
@@ -83,7 +90,7 @@ def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo], doc_fields: dict[
         docs: dict[str, list] = {t: [] for t in DOC_TYPES}
         for dep in spec.deps:
             kind = dep.split(":", 1)[0]
-            docs[kind].append(cache.get(ctx, dep, DOC_MODELS[kind]))
+            docs[kind].append(cache.get(ctx, dep, DOC_MODELS[kind], keep=False))  # read once
         subplans = [d for d in docs["subplan"] if not d.archived]
         archived = [d for d in docs["subplan"] if d.archived]
         model = resolve.resolve_plan(info, docs["plan"][0], subplans, archived, docs["execution"],
@@ -123,7 +130,7 @@ def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo], doc_fields: dict[
         return prompts.template_text(spec.key)
 
     def compute_summary(spec: NodeSpec, ctx) -> Any:
-        statuses = [cache.get(ctx, dep, PlanStatus) for dep in spec.deps]
+        statuses = [cache.get(ctx, dep, PlanStatus, keep=False) for dep in spec.deps]
         from promptgen import summary
 
         return summary.summarize(statuses)

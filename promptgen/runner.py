@@ -80,10 +80,12 @@ def run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | No
                 except OSError as exc:
                     raise errors.StateDirError(_write_error("artifacts", exc)) from None
                 phases.lap("render")
+                damage = result.damage_warning()  # damaged records met while building or reading outputs
                 elapsed = time.perf_counter() - started
                 outcome = BuildOutcome(cfg=cfg, counts=counter.counts, diagnostics=collected.diagnostics,
                                        elapsed=elapsed, phases={**recorder.seconds, **phases.seconds},
-                                       warnings=[warning] if warning else [], statuses=collected.statuses,
+                                       warnings=[w for w in (warning, damage) if w],
+                                       statuses=collected.statuses,
                                        plan_diagnostics=collected.plan_diagnostics,
                                        result=result, profile=profile, metrics=metrics_sink,
                                        artifacts_changed=changed)

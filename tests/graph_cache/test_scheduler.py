@@ -26,7 +26,8 @@ def test_topological_and_deterministic():
     s = Scheduler()
     for spec in [n("t:d", "t:b", "t:c"), n("t:c", "t:a"), n("t:b", "t:a"), n("t:a"), n("t:0")]:
         s.add(spec)
-    assert drain(s) == ["t:0", "t:a", "t:b", "t:c", "t:d"]
+    # ready nodes in the order they were added: t:a, then its dependents c (added before b), b, d; t:0 last
+    assert drain(s) == ["t:a", "t:c", "t:b", "t:d", "t:0"]
     s.check_finished()
     assert s.pending() == set()
 
@@ -39,9 +40,10 @@ def test_children_added_while_running():
     def expand(spec):
         if spec.id == "gen:x":
             for i in (2, 1):
-                s.add(n(f"child:{i}", "gen:x"))
+                s.add(n(f"child:{i}", "gen:x"), parent=spec.id)
 
-    assert drain(s, expand) == ["gen:x", "child:1", "child:2", "use:z"]
+    # children rank right after their generator, in the order generated
+    assert drain(s, expand) == ["gen:x", "child:2", "child:1", "use:z"]
     s.check_finished()
 
 
