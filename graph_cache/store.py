@@ -25,6 +25,7 @@ from .store_db import (DB_NAME, MAGIC, SCHEMA_VERSION, connect, create_atomicall
 from .trace_table import TraceTable
 
 STAGE_BATCH = 256  # staged outputs written per executemany
+CHECKED_SUFFIX = ".checked"  # `state.db.checked`: the db's stat after our last commit
 
 
 class _Discard(Exception):
@@ -44,6 +45,7 @@ class Store:
         self._files = files
         self._traces = traces
         self._staged: list[tuple[str, bytes]] = []  # outputs waiting for the next executemany
+        self._on_disk = state_dir != ":memory:"
         self._meta = meta
         self.reset_warning = reset_warning  # set when the previous state was discarded at open
         self.reset_pending = reset_warning is not None  # cleared by the first successful commit
@@ -96,7 +98,9 @@ class Store:
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         init_schema(conn)
         meta = dict(conn.execute("SELECT key, value FROM meta"))
-        return cls(conn, state_dir, read_only, {}, TraceTable(), meta, reset_warning)
+        store = cls(conn, state_dir, read_only, {}, TraceTable(), meta, reset_warning)
+        store._on_disk = False
+        return store
 
     @classmethod
     def _load(cls, path: str, state_dir: str, *, read_only: bool) -> Store:
@@ -118,9 +122,10 @@ class Store:
             if version != SCHEMA_VERSION:
                 age = "older" if version < SCHEMA_VERSION else "newer"
                 raise _Discard(f"{DB_NAME} has {age} schema {version}, expected {SCHEMA_VERSION}")
-            check = conn.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok":
-                raise _Discard(f"{DB_NAME} is corrupt: {check}")
+            if not _unchanged_since_commit(path):  # O(file size): only when someone else wrote it
+                check = conn.execute("PRAGMA quick_check").fetchone()[0]
+                if check != "ok":
+                    raise _Discard(f"{DB_NAME} is corrupt: {check}")
             conn.execute("BEGIN")  # one read transaction: a consistent snapshot
             meta = dict(conn.execute("SELECT key, value FROM meta"))
             if meta.get("schema") != str(SCHEMA_VERSION):
@@ -301,6 +306,8 @@ class Store:
             try:
                 fn(c)
                 c.execute("COMMIT")
+                if self._on_disk:
+                    _mark_committed(self.location)
             except BaseException:
                 self.abort()
                 raise
@@ -315,6 +322,31 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _stamp(path: str) -> str:
+    st = os.stat(path)
+    return f"{st.st_size} {st.st_mtime_ns} {st.st_ino}"
+
+
+def _unchanged_since_commit(path: str) -> bool:
+    """True if the db file still has the stat our last commit left (recorded next to it): nothing else
+    wrote it since, so the full `PRAGMA quick_check` (a scan of the whole file) can be skipped; the
+    engine still checks every trace it decodes and every output it loads against its fingerprint."""
+    try:
+        with open(path + CHECKED_SUFFIX, encoding="ascii") as f:
+            return f.read() == _stamp(path)
+    except (OSError, ValueError):
+        return False
+
+
+def _mark_committed(path: str) -> None:
+    try:
+        stamp = _stamp(path)
+        with open(path + CHECKED_SUFFIX, "w", encoding="ascii") as f:
+            f.write(stamp)
+    except OSError:  # only an optimisation: the next open runs quick_check
+        pass
 
 
 def _is_corruption(e: sqlite3.Error) -> bool:

@@ -27,15 +27,28 @@ class Phases:
         self._t = now
 
 
-def _engine_parts(cfg: Config, phases: Phases):
+def _engine_parts(cfg: Config, phases: Phases, *, cache: bool = True):
+    """Filesystem, discovery, root specs and rules. With `cache`, discovery comes from
+    `discovery_cache` when the scanned paths did not change (and is saved there when they did)."""
     from graph_cache.fs import RealFileSystem
-    from promptgen import graphspec, pipeline
-    from promptgen.discover import discover
+    from promptgen import discovery_cache, graphspec, pipeline
+    from promptgen.discover import discover_paths, walk
+    from promptgen.fastpath import global_key
 
     fs = RealFileSystem(cfg.workspace_dir)
-    disc = discover(fs)
-    phases.lap("discover")
-    spec = graphspec.root_specs(disc)
+    w = walk(fs)
+    key = discovery_cache.key_of(global_key(cfg.root), w.files, w.containers, w.diagnostics)
+    cached = discovery_cache.load(cfg.state_dir, key)
+    if cached is not None:
+        disc, spec = cached
+        phases.lap("discover")
+    else:
+        disc = discover_paths(w.files, w.containers, w.diagnostics)
+        phases.lap("discover")
+        spec = graphspec.root_specs(disc)
+        if cache:
+            discovery_cache.save(cfg.state_dir, key, disc, spec)
+    spec.stats = dict(w.files)
     rules = pipeline.make_rules(cfg.size_cap, spec.plan_infos, spec.doc_fields, spec.discovery_diags)
     return fs, disc, spec, rules
 
@@ -124,7 +137,7 @@ def dry_run(cfg: Config, started: float):
     phases = Phases()
     store, warning = Store.open(cfg.state_dir, read_only=True)
     try:
-        fs, disc, spec, rules = _engine_parts(cfg, phases)
+        fs, disc, spec, rules = _engine_parts(cfg, phases, cache=False)  # a dry run writes nothing
         bus = EventBus()
         counter = CountingSink()
         bus.subscribe(counter)

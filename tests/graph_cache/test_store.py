@@ -144,7 +144,8 @@ def test_unusable_state_gives_one_warning_and_a_clean_identical_rebuild(tmp_path
     assert result.reset_warning == warning
     assert {r for _, r in result.decisions.values()} == {Reason(ReasonCode.STATE_RESET, warning)}
     assert result.counts.total(Decision.MISS) == 31 and outputs2 == outputs
-    assert sorted(os.listdir(tmp_path)) == ["state.db"]  # replaced in place, no leftovers
+    # replaced in place, no leftovers (state.db.checked: the db's stat after our last commit)
+    assert sorted(os.listdir(tmp_path)) == ["state.db", "state.db.checked"]
 
     _, warning, again, _ = build(fs, tmp_path)
     assert warning is None and again.counts.total(Decision.HIT) == 31
@@ -262,3 +263,28 @@ def test_commit_is_atomic_under_sigkill(tmp_path, delay):
     else:
         assert traces == {}
     store.close()
+
+
+def test_quick_check_runs_only_when_the_db_changed_since_our_last_commit(tmp_path, monkeypatch):
+    from graph_cache import store as store_mod
+
+    s, _ = Store.open(tmp_path)
+    s.commit(files={"x.md": FileRecord(StatSig(1, 2, 3), "d")}, run_id=1)
+    s.close()
+    db = tmp_path / "state.db"
+    assert store_mod._unchanged_since_commit(str(db))
+    checks = []
+    real_connect = store_mod.connect
+
+    def counting_connect(path, read_only):
+        conn = real_connect(path, read_only)
+        conn.set_trace_callback(lambda sql: checks.append(sql) if "quick_check" in sql else None)
+        return conn
+
+    monkeypatch.setattr(store_mod, "connect", counting_connect)
+    Store.open(tmp_path)[0].close()
+    assert checks == []  # untouched since our commit: skipped
+    os.utime(db, ns=(1, 1))  # written by someone else (any stat change)
+    assert not store_mod._unchanged_since_commit(str(db))
+    Store.open(tmp_path)[0].close()
+    assert len(checks) == 1
