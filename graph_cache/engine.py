@@ -16,14 +16,14 @@ import json
 import time
 from typing import Any, Callable, Mapping, Sequence
 
-from .errors import ComputeError, GraphCacheError, UndeclaredInputError
-from .events import (BuildFinished, BuildStarted, CountingSink, EventBus, NodeDecided, PhaseTimed,
+from .errors import ComputeError, GraphCacheError, StateDirError, UndeclaredInputError
+from .events import (BuildFinished, BuildStarted, CountingSink, EventBus, NodeDecided, NodesHit, PhaseTimed,
                      StateWarning)
 from .fingerprint import FileRecord, digest_of, fingerprint_file, hash_bytes
 from .fs import FileSystem, StatSig
 from .model import (BuildCounts, Decision, NodeSpec, Reason, ReasonCode, Rule, Trace, file_input, param_input,
                     node_input)
-from . import parallel
+from . import dirty, parallel
 from .scheduler import Scheduler
 from .store import Store
 from .store_db import encode_inputs
@@ -56,6 +56,7 @@ class BuildResult:
         self.reset_warning = reset_warning
         self.dry_run = dry_run
         self.seconds = seconds
+        self.mode = "full"  # "changes": a change-driven build visited only the dirty closure (dirty.py)
         self._loader = loader
         self._damage = damage
 
@@ -97,16 +98,18 @@ class Engine:
         return rule
 
     def build(self, roots: Sequence[NodeSpec], *, stats: Mapping[str, StatSig | None] | None = None,
-              dry_run: bool = False) -> BuildResult:
+              dry_run: bool = False, change_driven: bool = True) -> BuildResult:
         """Bring every node reachable from `roots` (deps must be roots or generated children) up to date.
 
         `stats` may map paths to stats the caller already has (None = known missing). dry_run decides
-        without computing or writing. Raises ComputeError, CycleError, SpecConflictError, StateDirError.
+        without computing or writing. With `change_driven` (default) and the same roots and versions as
+        the last build, only the dirty closure of the changed files is visited (dirty.py); the result is
+        the same as a full build's. Raises ComputeError, CycleError, SpecConflictError, StateDirError.
         """
         counter = CountingSink()
         unsubscribe = self.bus.subscribe(counter)
         try:
-            return _Build(self, stats or {}, dry_run, counter).run(roots)
+            return _Build(self, stats or {}, dry_run, counter).run(roots, change_driven)
         finally:
             unsubscribe()
 
@@ -156,6 +159,7 @@ class _Build:
         self.decoded: dict[str, Any] = {}
         self.damaged: list[str] = []  # nodes whose stored trace/output was unreadable or garbled
         self.finished = False
+        self.mode = "full"  # or "changes" (dirty.py)
         self.records: dict[str, FileRecord | None] = {}  # file inputs seen -> record (None = missing)
         # records taken by the prefetch, moved to `records` when the loop reaches them (same order)
         self.early: dict[str, FileRecord | None] = {}
@@ -212,11 +216,11 @@ class _Build:
     def release(self, spec: NodeSpec) -> None:
         users = self.users
         for key in spec.files + spec.deps:
-            left = users[key] - 1
-            if left:
+            left = users.get(key, 0) - 1
+            if left > 0:
                 users[key] = left
             else:
-                del users[key]
+                users.pop(key, None)
                 self.data.pop(key, None)
                 if self.content is not None:
                     self.content.pop(key, None)
@@ -285,7 +289,7 @@ class _Build:
                 for c in children:
                     if not isinstance(c, NodeSpec):
                         raise TypeError(f"children() returned {type(c).__name__}, not NodeSpec")
-        except ComputeError:
+        except (ComputeError, StateDirError):  # a state write failing while a rule reads: not the rule's fault
             raise
         except Exception as exc:
             raise ComputeError(spec.id, exc) from exc
@@ -324,6 +328,8 @@ class _Build:
                 self.written[spec.id] = trace
         else:
             data, children = self.compute(spec, rule)
+            if trace is not None and trace.children:
+                self.sched.drop_children(trace.children, children)
             fp = hash_bytes(data)
             decision = Decision.CUTOFF if trace is not None and trace.output_fp == fp else Decision.MISS
             self.fps[spec.id] = fp
@@ -411,26 +417,44 @@ class _Build:
         self.phase["compute"] += time.perf_counter() - t1
 
     # -- the build --------------------------------------------------------------------------------------
-    def run(self, roots: Sequence[NodeSpec]) -> BuildResult:
+    def run(self, roots: Sequence[NodeSpec], change_driven: bool = True) -> BuildResult:
         start = time.perf_counter()
         self.bus.emit(BuildStarted(self.run_id, len(roots), self.dry_run))
         if self.reset_warning:
             self.bus.emit(StateWarning(self.reset_warning))
         try:
-            for spec in roots:
-                self.add(spec)
-            self.prefetch(roots)
+            planned = dirty.plan(self, roots) if change_driven and not self.dry_run else None
+            if planned is None:
+                for spec in roots:
+                    self.add(spec)
+                self.prefetch(roots)
+            else:
+                self.sched, self.mode = planned, "changes"
+                self.reached.update(dict.fromkeys(planned.specs()))  # every node is part of this build
+                self.prefetch([planned.spec(nid) for _, nid in sorted(planned.queued())])
             while (spec := self.sched.next_ready()) is not None:
                 self.process(spec)
             self.sched.check_finished()
-            files = {p: r for p, r in self.records.items() if r is not None}
+            if planned is not None:
+                self.count_unvisited(planned)
+            if planned is None:
+                files = {p: r for p, r in self.records.items() if r is not None}
+            else:  # the files of the graph: fingerprinted now, or unchanged since their stored record
+                records, old_files, files = self.records, self.old_files, {}
+                for spec in planned.specs().values():
+                    for p in spec.files:
+                        r = records[p] if p in records else old_files.get(p)
+                        if r is not None:
+                            files[p] = r
             if not self.dry_run:
                 t = time.perf_counter()
                 self.store.commit(
                     files={p: r for p, r in files.items() if self.old_files.get(p) != r},
                     traces=self.written, outputs=self.new_outputs,
                     removed_nodes=self.old_traces.keys() - self.traces.keys(),
-                    removed_files=self.old_files.keys() - files.keys(), run_id=self.run_id)
+                    removed_files=self.old_files.keys() - files.keys(), run_id=self.run_id,
+                    meta={dirty.ROOTS_KEY: dirty.roots_digest(roots),
+                          dirty.VERSIONS_KEY: dirty.versions_digest(self.e.global_version, self.e.rules)})
                 self.phase["persist"] += time.perf_counter() - t
         except BaseException:
             if not self.dry_run:
@@ -444,8 +468,25 @@ class _Build:
         counts = self.counter.counts
         self.bus.emit(BuildFinished(counts, seconds, self.run_id, self.dry_run))
         self.content = None
-        return BuildResult(self.run_id, counts, self.decisions, self.traces, files, self.reset_warning,
-                           self.dry_run, seconds, self.output, self.sched.specs(), self.damage_warning)
+        result = BuildResult(self.run_id, counts, self.decisions, self.traces, files, self.reset_warning,
+                             self.dry_run, seconds, self.output, self.sched.specs(), self.damage_warning)
+        result.mode = self.mode
+        return result
+
+    def count_unvisited(self, planned: dirty.DirtyScheduler) -> None:
+        """Every node of the graph a change-driven build did not visit is a hit (one NodesHit event)."""
+        by_type: dict[str, int] = {}
+        decisions, reached = self.decisions, self.reached
+        hit = (Decision.HIT, None)
+        for nid, spec in planned.specs().items():
+            if nid not in decisions:
+                decisions[nid] = hit
+                reached[nid] = None
+                by_type[spec.type] = by_type.get(spec.type, 0) + 1
+        for nid in planned.removed:  # children no longer generated: pruned like in a full build
+            reached.pop(nid, None)
+        if by_type:
+            self.bus.emit(NodesHit(by_type))
 
     def damage_warning(self) -> str | None:
         if not self.damaged:

@@ -1,6 +1,7 @@
 """Build events and sinks. Counts, metrics and `explain` are all derived from these events.
 
-The engine emits, in order: BuildStarted, then per node one NodeDecided (in decision order), any
+The engine emits, in order: BuildStarted, then per node one NodeDecided (in decision order) — or, in a
+change-driven build, one NodeDecided per visited node and one NodesHit for all the others —, any
 StateWarning, one PhaseTimed per phase ("verify", "compute", "persist"), and BuildFinished.
 """
 from __future__ import annotations
@@ -25,6 +26,13 @@ class NodeDecided:
     decision: str
     reason: Reason | None
     seconds: float  # time spent on this node (fingerprinting, verify, compute)
+
+
+@dataclass(frozen=True)
+class NodesHit:
+    """Nodes a change-driven build did not visit (dirty.py): all hits, counted per node type."""
+
+    by_type: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,10 @@ class CountingSink:
             per[event.decision] = per.get(event.decision, 0) + 1
             if event.decision != Decision.HIT:
                 self.counts.recomputed.append(event.node_id)
+        elif isinstance(event, NodesHit):
+            for node_type, n in event.by_type.items():
+                per = self.counts.by_type.setdefault(node_type, {d: 0 for d in Decision.ALL})
+                per[Decision.HIT] += n
 
 
 class RecordingSink:

@@ -74,6 +74,9 @@ class Scheduler:
                 del self._unmet[w]
                 heapq.heappush(self._ready, (self._rank[w], w))
 
+    def drop_children(self, old, new) -> None:
+        """Nothing to do: children not generated again are simply never added (see dirty.py)."""
+
     def pending(self) -> set[str]:
         """Added nodes not done yet (ready, in progress or blocked)."""
         return set(self._specs) - self._done

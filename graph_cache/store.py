@@ -239,7 +239,7 @@ class Store:
     def commit(self, *, files: Mapping[str, FileRecord] = {}, traces: Mapping[str, Trace] = {},
                outputs: Mapping[str, bytes] = {}, removed_nodes: Iterable[str] = (),
                removed_files: Iterable[str] = (), blobs: Mapping[str, bytes] = {},
-               run_id: int | None = None) -> None:
+               run_id: int | None = None, meta: Mapping[str, str] = {}) -> None:
         """Apply one build's changes in ONE transaction (all or nothing). `files`/`traces`/`outputs`/
         `blobs` are upserts; removed nodes lose their trace and output. `run_id` becomes last_run_id."""
         removed_nodes, removed_files = sorted(removed_nodes), sorted(removed_files)
@@ -256,6 +256,7 @@ class Store:
             c.executemany("INSERT OR REPLACE INTO blobs VALUES (?, ?)", list(blobs.items()))
             if run_id is not None:
                 c.execute("INSERT OR REPLACE INTO meta VALUES ('last_run_id', ?)", (str(run_id),))
+            c.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(meta.items()))
 
         self._transaction(write)
         for n in removed_nodes:
@@ -267,6 +268,7 @@ class Store:
             self._traces.put(t)
         if run_id is not None:
             self._meta["last_run_id"] = str(run_id)
+        self._meta.update(meta)
         self.reset_pending = False
 
     def put_blob(self, key: str, data: bytes) -> None:

@@ -34,6 +34,10 @@ class MetricsSink:
         elif name == "NodeDecided":
             key = (event.node_type, event.decision)
             self.nodes[key] = self.nodes.get(key, 0) + 1
+        elif name == "NodesHit":  # a change-driven build's unvisited nodes
+            for node_type, n in event.by_type.items():
+                key = (node_type, "hit")
+                self.nodes[key] = self.nodes.get(key, 0) + n
         elif name == "PhaseTimed":
             self.phases[event.phase] = self.phases.get(event.phase, 0.0) + float(event.seconds)
         elif name == "BuildFinished":

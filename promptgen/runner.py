@@ -27,9 +27,9 @@ class Phases:
         self._t = now
 
 
-def _engine_parts(cfg: Config, phases: Phases, *, cache: bool = True):
-    """Filesystem, discovery, root specs and rules. With `cache`, discovery comes from
-    `discovery_cache` when the scanned paths did not change (and is saved there when they did)."""
+def _engine_parts(cfg: Config, phases: Phases):
+    """Filesystem, discovery, root specs, rules, and a function saving the discovery for the next
+    build (None if it came from `discovery_cache`, i.e. the scanned paths did not change)."""
     from graph_cache.fs import RealFileSystem
     from promptgen import discovery_cache, graphspec, pipeline
     from promptgen.discover import discover_paths, walk
@@ -39,6 +39,7 @@ def _engine_parts(cfg: Config, phases: Phases, *, cache: bool = True):
     w = walk(fs)
     key = discovery_cache.key_of(global_key(cfg.root), w.files, w.containers, w.diagnostics)
     cached = discovery_cache.load(cfg.state_dir, key)
+    save = None
     if cached is not None:
         disc, spec = cached
         phases.lap("discover")
@@ -46,11 +47,10 @@ def _engine_parts(cfg: Config, phases: Phases, *, cache: bool = True):
         disc = discover_paths(w.files, w.containers, w.diagnostics)
         phases.lap("discover")
         spec = graphspec.root_specs(disc)
-        if cache:
-            discovery_cache.save(cfg.state_dir, key, disc, spec)
+        save = lambda: discovery_cache.save(cfg.state_dir, key, disc, spec)  # noqa: E731
     spec.stats = dict(w.files)
     rules = pipeline.make_rules(cfg.size_cap, spec.plan_infos, spec.doc_fields, spec.discovery_diags)
-    return fs, disc, spec, rules
+    return fs, disc, spec, rules, save
 
 
 def run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | None, on_wait, profile: bool):
@@ -69,7 +69,7 @@ def run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | No
             store, warning = Store.open(cfg.state_dir)
             phases.lap("load-state")
             try:
-                fs, disc, spec, rules = _engine_parts(cfg, phases)
+                fs, disc, spec, rules, save_discovery = _engine_parts(cfg, phases)
                 bus = EventBus()
                 counter = CountingSink()
                 bus.subscribe(counter)
@@ -104,6 +104,8 @@ def run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | No
                                        artifacts_changed=changed)
                 try:
                     save_manifest(cfg, spec, collected, outcome, artifact_stats if out_dir is None else None)
+                    if save_discovery is not None:
+                        save_discovery()
                     phases.lap("save-manifest")
                     outcome.phases = {**recorder.seconds, **phases.seconds}
                     outcome.elapsed = time.perf_counter() - started
@@ -137,7 +139,7 @@ def dry_run(cfg: Config, started: float):
     phases = Phases()
     store, warning = Store.open(cfg.state_dir, read_only=True)
     try:
-        fs, disc, spec, rules = _engine_parts(cfg, phases, cache=False)  # a dry run writes nothing
+        fs, disc, spec, rules, _ = _engine_parts(cfg, phases)  # a dry run writes nothing
         bus = EventBus()
         counter = CountingSink()
         bus.subscribe(counter)

@@ -573,6 +573,8 @@ def test_incremental_equals_clean_and_recomputes_exactly_what_changed(roots, ini
                 or any(outputs[d] != p_outputs[d] for d in s.deps)
             }
         assert set(c.recomputed) == expected
+        # same roots and versions as the last build: only the dirty closure was visited
+        assert inc.mode == ("changes" if prev is not None and versions == prev[3] else "full")
         for n in c.recomputed:
             was_same = prev is not None and n in prev[1] and prev[1][n] == outputs[n]
             assert inc.decisions[n][0] == (Decision.CUTOFF if was_same else Decision.MISS)

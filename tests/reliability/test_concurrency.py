@@ -86,7 +86,8 @@ def test_eight_concurrent_builds_serialise_and_agree_with_a_clean_build(tmp_path
     assert code == 0, err
     assert json.loads(out) == ref_status
     assert read_tree(ws / ".promptgen" / "artifacts") == ref_artifacts
-    known = {".gitignore", "artifacts", "history.jsonl", "manifest.bin", "state.db", "state.lock"}
+    known = {".gitignore", "artifacts", "history.jsonl", "manifest.bin", "state.db", "state.lock",
+             "state.db.checked", "discovery.bin"}
     assert sorted(e.name for e in (ws / ".promptgen").iterdir() if e.name not in known) == []  # no litter
 
 

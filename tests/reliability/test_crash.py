@@ -52,7 +52,8 @@ except ImportError:  # pragma: no cover - run as a top-level module
 COPIES = 3
 CONFIG = "history_keep = 3\nsize_cap_mib = {cap}\n"
 # Entries `.promptgen/` may hold after a successful build (anything else is litter from a crash).
-STATE_ENTRIES = {"config.toml", ".gitignore", "state.db", "state.lock", "manifest.bin", "history.jsonl", "artifacts"}
+STATE_ENTRIES = {"config.toml", ".gitignore", "state.db", "state.db.checked", "state.lock", "manifest.bin",
+                 "discovery.bin", "history.jsonl", "artifacts"}
 # Known promptgen bug (test_artifacts_of_a_killed_build_are_not_trusted_after_a_revert, strict xfail):
 # artifacts written by a build killed before it saved `.promptgen-artifacts.json` are trusted by the next
 # build when the workspace went back to the previous content meanwhile. While it is open, the campaign

@@ -1,0 +1,133 @@
+"""Change-driven builds (graph_cache/dirty.py): only the dirty closure is visited, the answer is a full build's."""
+from __future__ import annotations
+
+import pytest
+
+from graph_cache.engine import Engine
+from graph_cache.errors import CycleError
+from graph_cache.events import EventBus, NodeDecided, NodesHit, RecordingSink
+from graph_cache.fs_memory import MemoryFileSystem
+from graph_cache.model import Decision, NodeSpec, ReasonCode, Rule
+from graph_cache.store import Store
+
+N = 40
+
+
+def rules(version="1", drop=None):
+    def doc(spec, ctx):
+        try:
+            return ctx.read_file(spec.files[0]).decode()
+        except FileNotFoundError:
+            return "<missing>"
+
+    def total(spec, ctx):
+        return sum(len(ctx.output_of(d)) for d in spec.deps)
+
+    def gen(spec, ctx):
+        return ctx.read_file(spec.files[0]).decode().split()
+
+    def kids(spec, out):
+        return [NodeSpec(f"kid:{w}", "kid", (), (spec.id,)) for w in out if w != drop]
+
+    def kid(spec, ctx):
+        return spec.key.upper()
+
+    return {"doc": Rule("doc", version, doc), "total": Rule("total", "1", total),
+            "gen": Rule("gen", "1", gen, kids), "kid": Rule("kid", "1", kid)}
+
+
+def roots(extra=()):
+    docs = [NodeSpec(f"doc:{i}", "doc", (f"d{i}.md",)) for i in range(N)]
+    return docs + [NodeSpec("total:all", "total", (), tuple(d.id for d in docs)),
+                   NodeSpec("gen:words", "gen", ("words.txt",))] + list(extra)
+
+
+def world():
+    fs = MemoryFileSystem()
+    for i in range(N):
+        fs.write(f"d{i}.md", f"doc {i}")
+    fs.write("words.txt", "alpha beta")
+    fs.clock.advance(10)
+    return fs
+
+
+def build(fs, store, rs=None, specs=None, **kw):
+    bus, rec = EventBus(), RecordingSink()
+    bus.subscribe(rec)
+    result = Engine(fs, store, rs or rules(), "g", bus, workers=1).build(specs or roots(), **kw)
+    return result, rec
+
+
+def test_an_edit_visits_only_its_dirty_closure_and_counts_every_node():
+    fs, store = world(), Store.memory()
+    build(fs, store)
+    fs.write("d7.md", "doc seven!")
+    fs.touch("d8.md")  # stat moved, same bytes: hashed, not visited
+    fs.clock.advance(10)
+    result, rec = build(fs, store)
+    assert result.mode == "changes"
+    visited = [e.node_id for e in rec.of_type(NodeDecided)]
+    assert visited == ["doc:7", "total:all"]  # depth order; kids and other docs untouched
+    (hits,) = rec.of_type(NodesHit)
+    assert hits.by_type == {"doc": N - 1, "gen": 1, "kid": 2}
+    assert result.counts.total(Decision.HIT) == N + 2 and result.counts.nodes_total == N + 4
+    assert result.output("total:all") == sum(len(f"doc {i}") for i in range(N)) + len("doc seven!") - len("doc 7")
+    full, _ = build(fs, Store.memory())  # a clean build agrees
+    assert {n: full.output(n) for n in full.decisions} == {n: result.output(n) for n in result.decisions}
+    again, rec = build(fs, store)  # the touched file's new stat was recorded: nothing to hash, nothing to visit
+    assert again.mode == "changes" and rec.of_type(NodeDecided) == []
+
+
+def test_cutoff_stops_the_wave():
+    fs, store = world(), Store.memory()
+    build(fs, store)
+    fs.write("d3.md", "doc X")  # same length: total's output is unchanged
+    fs.clock.advance(10)
+    result, rec = build(fs, store)
+    assert [(e.node_id, e.decision) for e in rec.of_type(NodeDecided)] == [("doc:3", Decision.MISS),
+                                                                           ("total:all", Decision.CUTOFF)]
+
+
+def test_a_file_that_appears_is_seen_and_a_generator_can_drop_children():
+    fs, store = world(), Store.memory()
+    fs.delete("d5.md")
+    build(fs, store)
+    fs.write("d5.md", "back")
+    fs.write("words.txt", "alpha gamma")
+    fs.clock.advance(10)
+    result, _ = build(fs, store)
+    assert result.mode == "changes"
+    assert result.decisions["doc:5"][1].code == ReasonCode.INPUT_CHANGED
+    assert "kid:beta" not in result.decisions and "kid:gamma" in result.decisions
+    assert "kid:beta" not in store.traces() and store.load_output("kid:beta") is None
+    assert result.output("kid:gamma") == "GAMMA"
+
+
+def test_a_dependent_of_a_dropped_child_fails_like_a_full_build():
+    fs, store = world(), Store.memory()
+    user = NodeSpec("total:beta", "total", (), ("kid:beta",))
+    build(fs, store, specs=roots([user]))
+    fs.write("words.txt", "alpha")
+    fs.clock.advance(10)
+    with pytest.raises(CycleError, match="kid:beta"):
+        build(fs, store, specs=roots([user]))
+    with pytest.raises(CycleError, match="kid:beta"):
+        build(fs, store, specs=roots([user]), change_driven=False)
+
+
+@pytest.mark.parametrize("change", ["roots", "version", "reset", "opt-out"])
+def test_falls_back_to_a_full_build_when_the_graph_may_differ(change):
+    fs, store = world(), Store.memory()
+    build(fs, store)
+    kw, rs, specs = {}, None, None
+    if change == "roots":
+        specs = roots([NodeSpec("doc:new", "doc", ("d1.md",))])
+    elif change == "version":
+        rs = rules(version="2")
+    elif change == "reset":
+        store = Store.memory(reset_warning="state was corrupt")
+    else:
+        kw["change_driven"] = False
+    result, rec = build(fs, store, rs, specs, **kw)
+    assert result.mode == "full" and rec.of_type(NodesHit) == []
+    assert len(rec.of_type(NodeDecided)) == len(result.decisions)
