@@ -338,15 +338,15 @@ def test_symlink_loop_named_like_a_document_is_not_a_crash(tmp_path):
 # ------------------------------------------------------------------------------------------ giant ids
 
 
-@pytest.mark.xfail(strict=True, reason="bug: promptgen/documents.py id_key int()s every component; an id with more "
-                                       "than 4300 digits raises ValueError in resolve (exit 70, or an internal-error "
-                                       "for the whole plan when not strict)")
 def test_id_with_thousands_of_digits_does_not_break_the_plan(tmp_path):
-    """An id longer than Python's int-parsing limit (4300 digits) in a PLAN and in parallel.json."""
+    """An id longer than Python's int-parsing limit (4300 digits) in a PLAN and in parallel.json, and an
+    execution number as long in a SUBPLAN's planned-executions table (rendered by `next`)."""
     root = tmp_path / "ws"
     huge = "1." + "7" * 5000
     put(root, "plans/HUGE/PLAN_HUGE.md", plan_text("HUGE", ["1.1", huge, "2.1"]))
-    put(root, "plans/HUGE/subplans/SUBPLAN_HUGE_11.md", subplan_text("HUGE", "1.1"))
+    put(root, "plans/HUGE/subplans/SUBPLAN_HUGE_11.md", subplan_text("HUGE", "1.1") +
+        "\n## 🔄 Active EXECUTION_TASKs\n\n| Execution | Status |\n| --- | --- |\n"
+        f"| 11_01 | Planned |\n| 11_{'9' * 5000} | Planned |\n")
     put(root, "plans/HUGE/parallel.json", json.dumps({
         "plan_name": "HUGE", "parallelization_level": "level_1",
         "achievements": [{"achievement_id": "1.1", "dependencies": []},
@@ -357,6 +357,8 @@ def test_id_with_thousands_of_digits_does_not_break_the_plan(tmp_path):
     got = states(doc, "HUGE")
     assert got["1.1"] == "subplan_no_execution" and got["2.1"] == "no_subplan"
     ok("next", "HUGE", "--root", str(root))
+    assert "11_" + "9" * 5000 in ok("next", "HUGE", "--achievement", "1.1", "--root", str(root)).out
+    ok("next", "HUGE", "--achievement", huge, "--root", str(root))
     ok("ready", "--json", "--root", str(root))
 
 
