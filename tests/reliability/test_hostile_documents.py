@@ -362,6 +362,27 @@ def test_id_with_thousands_of_digits_does_not_break_the_plan(tmp_path):
     ok("ready", "--json", "--root", str(root))
 
 
+def test_huge_user_values_are_cut_in_messages(tmp_path):
+    """A 4 MB `plan_name` (and other huge values quoted by messages) gives a short diagnostic, not a 4 MB one."""
+    root = tmp_path / "ws"
+    pointer = "1." + "5" * 100_000
+    put(root, "plans/LONG/PLAN_LONG.md", plan_text("LONG", ["1.1"]).replace("see above", f"Achievement {pointer}"))
+    put(root, "plans/LONG/subplans/SUBPLAN_LONG_11.md",
+        subplan_text("LONG", "1.1").replace("PLAN_LONG.md", "P" * 1_000_000))
+    put(root, "plans/LONG/parallel.json", json.dumps({
+        "plan_name": "X" * 4_000_000, "parallelization_level": "L" * 100_000,
+        "achievements": [{"achievement_id": "Z" * 100_000, "dependencies": []},
+                         {"achievement_id": "1.1", "dependencies": ["q" * 100_000], "estimated_hours": "h" * 100_000}]}))
+    res = ok("build", "--json", "--root", str(root))
+    diags = res.json()["diagnostics"]
+    assert_well_formed(diags, root)
+    assert {"parallel-plan-name-mismatch", "unknown-parent", "handoff-unknown-id"} <= {d["code"] for d in diags}
+    for d in diags:
+        assert len(d["message"]) < 1000 and len(d["detail"] or "") < 1000, (d["code"], len(d["message"]))
+    assert len(res.out) < 20_000
+    assert any("XXXX…" in d["message"] for d in diags if d["code"] == "parallel-plan-name-mismatch")
+
+
 # ------------------------------------------------------------------------------------------ JSON bombs
 
 
