@@ -283,9 +283,6 @@ def test_zoo_second_build_is_all_hits(zoo):
 # ------------------------------------------------------------------------------------------ symlinks
 
 
-@pytest.mark.xfail(strict=True, reason="spec gap: a dangling symlink named like a document is skipped silently "
-                                       "(promptgen/scan.py keeps only e.is_file() entries); R-READ-FAIL wants "
-                                       "error `unreadable`")
 def test_dangling_symlink_named_like_a_document_is_unreadable(tmp_path):
     root = tmp_path / "ws"
     put(root, "plans/LINK/PLAN_LINK.md", plan_text("LINK", ["1.1"]))
@@ -293,9 +290,15 @@ def test_dangling_symlink_named_like_a_document_is_unreadable(tmp_path):
     (root / "plans/LINK/execution").mkdir(parents=True)
     rel = "plans/LINK/execution/EXECUTION_TASK_LINK_11_01.md"
     os.symlink("gone.md", root / rel)
+    outside = "plans/LINK/execution/EXECUTION_TASK_LINK_11_02.md"  # dangling AND outside: not followed
+    os.symlink(tmp_path / "elsewhere" / "gone.md", root / outside)
     doc = ok("status", "--json", "--root", str(root)).json()
+    assert_well_formed(doc["diagnostics"], root)
     mine = [d for d in doc["diagnostics"] if d["path"] == rel]
     assert [(d["code"], d["severity"]) for d in mine] == [("unreadable", "error")], mine
+    assert [(d["code"], d["severity"]) for d in doc["diagnostics"] if d["path"] == outside] == [
+        ("symlink-skipped", "info")]
+    assert ok("status", "--json", "--root", str(root)).json() == doc
 
 
 def _fixture_copy(dst: Path) -> Path:
