@@ -35,19 +35,10 @@ def write_if_changed(path: str, text: str) -> bool:
                 return False
     except OSError:
         pass
-    folder, name = os.path.split(path)
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")  # hidden, swept by `sweep_temp_files`
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
+    from graph_cache.fs import write_atomic  # temp `.<name>.<pid>.tmp`, swept by `sweep_temp_files`
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_atomic(path, data, durable=False)  # a kill keeps the page cache: no fsync per artifact
     return True
 
 
@@ -56,32 +47,29 @@ _NAMES = r"(?:status\.json|next\.md|summary\.md|summary\.json|graph\.json|\.prom
 _TEMP_RE = re.compile(rf"\.{_NAMES}\.(\d{{1,10}})\.tmp|{_NAMES}\.tmp-(\d{{1,10}})")  # now | before 0.1
 
 
+def _listdir(path: str) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []
+
+
 def sweep_temp_files(base: str) -> list[str]:
     """Remove the temp files that killed writers left in `base` and its plan folders (only our exact
     names, only when the PID is dead or ours: we have not written yet). Relative paths removed."""
     from graph_cache.store_db import _pid_alive
 
     removed = []
-    folders = [""]
-    try:
-        folders += [f"plans/{n}" for n in sorted(os.listdir(os.path.join(base, "plans")))]
-    except OSError:
-        pass
-    for rel in folders:
-        try:
-            names = os.listdir(os.path.join(base, rel))
-        except OSError:
-            continue
-        for name in names:
+    for rel in ["", *(f"plans/{n}" for n in _listdir(os.path.join(base, "plans")))]:
+        for name in _listdir(os.path.join(base, rel)):
             m = _TEMP_RE.fullmatch(name)
             pid = int(m.group(1) or m.group(2)) if m else None
-            if pid is None or (pid != os.getpid() and _pid_alive(pid)):
-                continue
-            try:
-                os.remove(os.path.join(base, rel, name))
-                removed.append(f"{rel}/{name}".lstrip("/"))
-            except OSError:
-                pass
+            if pid is not None and (pid == os.getpid() or not _pid_alive(pid)):
+                try:
+                    os.remove(os.path.join(base, rel, name))
+                    removed.append(f"{rel}/{name}".lstrip("/"))
+                except OSError:
+                    pass
     return removed
 
 
