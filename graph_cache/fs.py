@@ -104,8 +104,9 @@ class RealFileSystem:
         os.makedirs(self.abspath(path), exist_ok=True)
 
 
-def write_atomic(abs_path: str, data: bytes) -> None:
-    """Write via a temp file in the same directory + fsync + os.replace (+ fsync of the directory)."""
+def write_atomic(abs_path: str, data: bytes, *, durable: bool = True) -> None:
+    """Write via a temp file `.<name>.<pid>.tmp` in the same directory + os.replace; `durable` adds an
+    fsync of the file and of the directory (survives a power loss, not only a kill)."""
     d = os.path.dirname(abs_path) or "."
     tmp = os.path.join(d, f".{os.path.basename(abs_path)}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -114,7 +115,8 @@ def write_atomic(abs_path: str, data: bytes) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, abs_path)
@@ -124,6 +126,8 @@ def write_atomic(abs_path: str, data: bytes) -> None:
         except OSError:
             pass
         raise
+    if not durable:
+        return
     try:
         dfd = os.open(d, os.O_RDONLY)
     except OSError:

@@ -10,11 +10,8 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import socket
 import time
-from typing import Callable
-
-from .errors import LockTimeout, StateDirError
+from collections.abc import Callable  # not typing: the no-op path imports this module (history trim)
 
 LOCK_NAME = "state.lock"
 
@@ -41,7 +38,7 @@ class StateLock:
         except OSError:
             return None, "unknown holder"
         parts = text.split()
-        if not parts or not parts[0].isdigit():
+        if not parts or not (parts[0].isascii() and parts[0].isdigit()):  # int() refuses "²"
             return None, "unknown holder"
         pid = int(parts[0])
         desc = f"PID {pid}"
@@ -61,27 +58,47 @@ class StateLock:
             os.makedirs(self.state_dir, exist_ok=True)
             return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
+            from .errors import StateDirError  # errors only: the no-op path's history trim stays light
+
             raise StateDirError(f"cannot open lock file {self.path}: {e.strerror or e}") from e
+
+    def _flock(self, fd: int) -> bool:
+        """One non-blocking attempt: True if taken, False if busy (closes fd on a real error)."""
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+            return True
+        except OSError as e:
+            if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                return False
+            os.close(fd)
+            from .errors import StateDirError
+
+            raise StateDirError(f"cannot lock {self.path}: {e.strerror or e}") from e
+
+    def try_acquire(self) -> bool:
+        """Take the lock only if it is free right now (no wait, no holder lookup); False if busy."""
+        fd = self._open()
+        if fd is None:
+            return True
+        if not self._flock(fd):
+            os.close(fd)
+            return False
+        self._hold(fd)
+        return True
 
     def acquire(self) -> None:
         fd = self._open()
         if fd is None:
             return
-        op = (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
         start = time.monotonic()
         waited = False
-        while True:
-            try:
-                fcntl.flock(fd, op)
-                break
-            except OSError as e:
-                if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    os.close(fd)
-                    raise StateDirError(f"cannot lock {self.path}: {e.strerror or e}") from e
+        while not self._flock(fd):
             pid, desc = self._holder_retrying()
             elapsed = time.monotonic() - start
             if self.timeout is not None and elapsed >= self.timeout:
                 os.close(fd)
+                from .errors import LockTimeout
+
                 raise LockTimeout(f"timed out after {self.timeout:g}s waiting for lock {self.path} held by {desc}",
                                   self.path, pid)
             if not waited:
@@ -92,9 +109,12 @@ class StateLock:
             if self.timeout is not None:
                 delay = min(delay, max(self.timeout - elapsed, 0.0))
             time.sleep(delay)
+        self._hold(fd)
+
+    def _hold(self, fd: int) -> None:
         self._fd = fd
         if not self.shared:
-            info = f"{os.getpid()} {socket.gethostname()} {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n".encode()
+            info = f"{os.getpid()} {os.uname().nodename} {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n".encode()
             try:
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, info, 0)

@@ -91,7 +91,7 @@ def init_schema(conn: sqlite3.Connection) -> None:
 _TEMP_RE = re.compile(r"^(?:state\.db\.(\d+)\.new(?:-journal)?|\..+\.(\d+)\.tmp)$")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
     try:
@@ -116,7 +116,7 @@ def sweep_stale_temp_files(state_dir: str) -> list[str]:
         return removed
     for name in names:
         m = _TEMP_RE.match(name)
-        if m is None or _pid_alive(int(m.group(1) or m.group(2))):
+        if m is None or pid_alive(int(m.group(1) or m.group(2))):
             continue
         try:
             os.remove(os.path.join(state_dir, name))

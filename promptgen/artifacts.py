@@ -2,11 +2,17 @@
 
 Written to `.promptgen/artifacts/` (or `--out DIR`); a file is rewritten only when its content
 changed, and artifacts of plans that disappeared are removed. Nothing is written outside that folder.
+
+Crash safety (SIGKILL at any moment): files are written as `.<name>.<pid>.tmp` and renamed; the next
+build removes such temp files of dead writers (and the `<name>.tmp-<pid>` of older versions). The state
+file (`.promptgen-artifacts.json`, group -> key) is saved without the keys of the groups about to be
+rewritten before their files are touched, so a group a killed build left half-written is re-rendered.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 
 from promptgen.config import Config
 
@@ -29,15 +35,42 @@ def write_if_changed(path: str, text: str) -> bool:
                 return False
     except OSError:
         pass
+    from graph_cache.fs import write_atomic  # temp `.<name>.<pid>.tmp`, swept by `sweep_temp_files`
+
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+    write_atomic(path, data, durable=False)  # a kill keeps the page cache: no fsync per artifact
     return True
 
 
 STATE_FILE = ".promptgen-artifacts.json"  # in the artifacts folder: which inputs each group was made from
+_NAMES = r"(?:status\.json|next\.md|summary\.md|summary\.json|graph\.json|\.promptgen-artifacts\.json)"
+_TEMP_RE = re.compile(rf"\.{_NAMES}\.(\d{{1,10}})\.tmp|{_NAMES}\.tmp-(\d{{1,10}})")  # now | before 0.1
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []
+
+
+def sweep_temp_files(base: str) -> list[str]:
+    """Remove the temp files that killed writers left in `base` and its plan folders (only our exact
+    names, only when the PID is dead or ours: we have not written yet). Relative paths removed."""
+    from graph_cache.store_db import pid_alive
+
+    removed = []
+    for rel in ["", *(f"plans/{n}" for n in _listdir(os.path.join(base, "plans")))]:
+        for name in _listdir(os.path.join(base, rel)):
+            m = _TEMP_RE.fullmatch(name)
+            pid = int(m.group(1) or m.group(2)) if m else None
+            if pid is not None and (pid == os.getpid() or not pid_alive(pid)):
+                try:
+                    os.remove(os.path.join(base, rel, name))
+                    removed.append(f"{rel}/{name}".lstrip("/"))
+                except OSError:
+                    pass
+    return removed
 
 
 def _groups(result, collected) -> dict[str, tuple[str, object]]:
@@ -107,21 +140,24 @@ def write_all(cfg: Config, out_dir: str | None, result, collected, store) -> tup
     the stats let the no-op fast path notice a deleted or edited artifact.
     """
     base = artifacts_dir(cfg, out_dir)
+    sweep_temp_files(base)
     state_path = os.path.join(base, STATE_FILE)
     try:
         with open(state_path, encoding="utf-8") as fh:
             previous = json.load(fh)
         if not isinstance(previous, dict):
             previous = {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         previous = {}
     groups = _groups(result, collected)
+    stale = [name for name, (key, _render) in sorted(groups.items())
+             if previous.get(name) != key or not all(os.path.isfile(os.path.join(base, r)) for r in _group_files(name))]
+    if any(name in previous for name in stale):  # forget them first: a kill below leaves them unknown
+        previous = {name: key for name, key in previous.items() if name not in stale}
+        _save_state(state_path, previous)
     written: list[str] = []
-    for name, (key, render) in sorted(groups.items()):
-        rels = _group_files(name)
-        if previous.get(name) == key and all(os.path.isfile(os.path.join(base, r)) for r in rels):
-            continue
-        for rel, text in sorted(render().items()):
+    for name in stale:
+        for rel, text in sorted(groups[name][1]().items()):
             if write_if_changed(os.path.join(base, rel), text):
                 written.append(rel)
     plans_dir = os.path.join(base, "plans")
@@ -132,7 +168,7 @@ def write_all(cfg: Config, out_dir: str | None, result, collected, store) -> tup
                 written.append(f"plans/{name}/")
     state = {name: key for name, (key, _render) in groups.items()}
     if state != previous:
-        write_if_changed(state_path, json.dumps(state, sort_keys=True, indent=0) + "\n")
+        _save_state(state_path, state)
     stats = {}
     for name in groups:
         for rel in _group_files(name):
@@ -143,6 +179,10 @@ def write_all(cfg: Config, out_dir: str | None, result, collected, store) -> tup
             except OSError:
                 pass
     return written, stats
+
+
+def _save_state(path: str, state: dict) -> None:
+    write_if_changed(path, json.dumps(state, sort_keys=True, indent=0) + "\n")
 
 
 def _remove_plan_artifacts(folder: str) -> bool:

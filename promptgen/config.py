@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from promptgen.errors import ConfigError
 from promptgen.rootfind import CONFIG_FILE, STATE_DIR, config_bytes, find_root  # noqa: F401 (re-exported)
+from promptgen.usertext import quote
+
 DEFAULT_SIZE_CAP = 5 * 1024 * 1024
 KNOWN_KEYS = {"workspace", "size_cap_mib", "history_keep", "lock_timeout", "artifacts_dir"}
 
@@ -48,6 +50,8 @@ def _toml_loads(text: str, path: str) -> dict:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except ValueError:  # tomllib int()s an integer over Python's 4300-digit limit
+        raise ConfigError(f"{path}: invalid TOML: an integer is too long") from None
 
 
 def _read_settings(root: str) -> tuple[dict, str]:
@@ -71,7 +75,7 @@ def load_config(root: str) -> Config:
     settings, source = _read_settings(root)
 
     def bad(key: str, want: str) -> ConfigError:
-        return ConfigError(f"{source}: `{key}` must be {want}, got {settings[key]!r}")
+        return ConfigError(f"{source}: `{key}` must be {want}, got {quote(settings[key])}")
 
     unknown = sorted(set(settings) - KNOWN_KEYS)
     extra = {k: settings[k] for k in unknown}
@@ -79,13 +83,14 @@ def load_config(root: str) -> Config:
     if not isinstance(workspace, str) or os.path.isabs(workspace) or ".." in workspace.split("/"):
         raise bad("workspace", "a relative path inside the root")
     cap = settings.get("size_cap_mib", DEFAULT_SIZE_CAP / (1024 * 1024))
-    if not isinstance(cap, (int, float)) or isinstance(cap, bool) or cap <= 0:
+    if not isinstance(cap, (int, float)) or isinstance(cap, bool) or not 0 < cap < 2**40:  # no inf/nan
         raise bad("size_cap_mib", "a positive number")
     keep = settings.get("history_keep", 50)
     if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
         raise bad("history_keep", "a positive integer")
     timeout = settings.get("lock_timeout")
-    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout < 0):
+    if timeout is not None and (not isinstance(timeout, (int, float)) or isinstance(timeout, bool)
+                                or not timeout >= 0):  # nan never times out: refused
         raise bad("lock_timeout", "a non-negative number of seconds")
     artifacts = settings.get("artifacts_dir", ".promptgen/artifacts")
     if not isinstance(artifacts, str) or not artifacts:
@@ -102,8 +107,8 @@ def load_config(root: str) -> Config:
     )
     real_ws, real_root = os.path.realpath(cfg.workspace_dir), os.path.realpath(root)
     if real_ws != real_root and not real_ws.startswith(real_root.rstrip(os.sep) + os.sep):
-        raise ConfigError(f"{source or 'config'}: `workspace` {workspace!r} leads outside the root {root} "
+        raise ConfigError(f"{source or 'config'}: `workspace` {quote(workspace)} leads outside the root {root} "
                           f"(through a symbolic link)")
     if not os.path.isdir(cfg.workspace_dir):
-        raise ConfigError(f"{source or 'config'}: workspace folder {workspace!r} does not exist under {root}")
+        raise ConfigError(f"{source or 'config'}: workspace folder {quote(workspace)} does not exist under {root}")
     return cfg

@@ -19,9 +19,25 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def id_key(achievement_id: str) -> tuple[int, ...]:
-    """Canonical sort key of a dotted id (R-ID-1): a tuple of ints, never a float."""
-    return tuple(int(p) for p in achievement_id.split("."))
+def number_key(digits: str) -> tuple[int, str]:
+    """Numeric sort key of a decimal string without `int()` (which refuses more than 4300 digits):
+    `(length, digits)` once leading zeros are gone, so `2 < 10` and `01 == 1`. Unicode decimal digits
+    count like `int()` counts them. ValueError when `digits` is not a (whitespace-padded) decimal."""
+    s = digits.strip()
+    if not s.isdecimal():
+        raise ValueError("not a decimal number")
+    if not s.isascii():
+        import unicodedata
+
+        s = "".join(str(unicodedata.decimal(c)) for c in s)
+    s = s.lstrip("0")
+    return (len(s), s)
+
+
+def id_key(achievement_id: str) -> tuple[tuple[int, str], ...]:
+    """Canonical sort key of a dotted id (R-ID-1): one `number_key` per component (`1.2 < 1.10`), never
+    a float; any length. ValueError when a component is not a decimal number."""
+    return tuple(number_key(p) for p in achievement_id.split("."))
 
 
 def id_code(achievement_id: str) -> str:

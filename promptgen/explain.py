@@ -15,6 +15,7 @@ import difflib
 import sys
 
 from promptgen import errors, history
+from promptgen.usertext import quote
 
 
 def _reason(trace) -> dict | None:
@@ -74,7 +75,7 @@ def explain(cfg, *, node: str | None, last: bool) -> dict:
         close = suggestions(node or "", traces)
         hint = (f"; did you mean {', '.join(close)}?" if close
                 else "; node ids look like `plan:<path>` or `status:<FEATURE>` (see `promptgen build --json`)")
-        raise errors.UsageError(f"unknown node {node!r}{hint}")
+        raise errors.UsageError(f"unknown node {quote(node)}{hint}")
     recomputed_last = trace.run_id == last_id and not fast
     inputs = []
     for key, fp in trace.inputs:

@@ -4,7 +4,9 @@ Standard library + xxhash only. It proves "nothing changed" by comparing the wor
 files (a stat-walk) with the manifest of the last successful build: same configuration bytes, same
 tool and template versions, same set of files, and for every file either the same stat or (stat
 changed, content not) the same xxh3 digest. Anything else -- an unknown option, a missing or stale
-manifest -- returns None and the caller runs the full CLI, which builds incrementally.
+manifest -- returns None and the caller runs the full CLI, which builds incrementally. A manifest that
+exists but cannot be decoded gets one warning line on stderr first (a missing one is silent). Once the
+answer is written, nothing falls back: the history record after it is best effort.
 """
 from __future__ import annotations
 
@@ -72,8 +74,8 @@ def try_run(argv: list[str]) -> int | None:
         return None
     try:
         return _serve(opts, started)
-    except Exception:  # the fast path must never fail a run: the full path decides
-        return None
+    except Exception:  # the fast path must never fail a run: the full path decides...
+        return opts.get("exit")  # ...unless the answer is already out: never print it twice
 
 
 def _serve(opts: dict, started: float) -> int | None:
@@ -85,14 +87,23 @@ def _serve(opts: dict, started: float) -> int | None:
     state_dir = os.path.join(root, STATE_DIR)
     from graph_cache.manifest import Manifest, quick_check
 
-    manifest = Manifest.load(os.path.join(state_dir, MANIFEST))
-    if manifest is None:
-        return None
-    import marshal
+    path = os.path.join(state_dir, MANIFEST)
+    if not os.path.isfile(path):
+        return None  # never built or cleaned (silent); a FIFO or a folder is never opened
+    manifest = Manifest.load(path)
+    payload = None
+    if manifest is not None:
+        import marshal
 
-    payload = marshal.loads(manifest.payload)
-    if not isinstance(payload, dict) or payload.get("global_key") != global_key(root):
+        try:
+            payload = marshal.loads(manifest.payload)
+        except Exception:
+            pass
+    if not isinstance(payload, dict):
+        _warn_damaged(path)
         return None
+    if payload.get("global_key") != global_key(root):
+        return None  # another version or configuration: the full build rewrites it
     if opts["command"] == "build" and not _artifacts_intact(payload.get("artifacts")):
         return None  # a deleted or edited artifact: the full build rewrites it
     from promptgen.scan import scan
@@ -103,10 +114,19 @@ def _serve(opts: dict, started: float) -> int | None:
         return None
     if result.touched:
         _refresh_stats(state_dir, manifest, result.touched)
-    code = _print(opts, manifest, payload, time.perf_counter() - started)
-    if code is not None:
-        _record(state_dir, manifest, time.perf_counter() - started)
-    return code
+    answer = _answer(opts, manifest, payload, time.perf_counter() - started)
+    if answer is None:
+        return None
+    text, opts["exit"] = answer
+    sys.stdout.write(text)
+    _record(state_dir, manifest, time.perf_counter() - started)
+    return opts["exit"]
+
+
+def _warn_damaged(path: str) -> None:
+    """One stderr line for a manifest that exists but cannot be used; the full build then rewrites it."""
+    sys.stderr.write(f"promptgen: warning: discarded unusable {path} (damaged, truncated or of another "
+                     f"format); the build rewrites it\n")
 
 
 def _artifacts_intact(stats: dict | None) -> bool:
@@ -144,7 +164,7 @@ def _record(state_dir: str, manifest, elapsed: float) -> None:
         from promptgen import history
 
         history.append_line(state_dir, history.fast_record_line(manifest.counts_by_type, elapsed, __version__))
-    except OSError:
+    except Exception:  # informational; the answer is printed already (a bad `keep`, counts, an OSError)
         pass
 
 
@@ -161,36 +181,26 @@ def _refresh_stats(state_dir: str, manifest, touched: dict) -> None:
         pass  # another run holds the lock or the directory is read-only: the next run re-hashes
 
 
-def _print(opts: dict, manifest, payload: dict, elapsed: float) -> int:
-    out = sys.stdout
+def _answer(opts: dict, manifest, payload: dict, elapsed: float) -> tuple[str, int] | None:
+    """(stdout text, exit code) of the command, or None when the full CLI must answer. Writes nothing."""
     command = opts["command"]
     if command == "build":
         from promptgen import buildreport
 
         by_type = {t: {"hit": n, "miss": 0, "cutoff": 0} for t, n in manifest.counts_by_type.items()}
         if opts["json"]:
-            out.write(buildreport.build_json(by_type, [], payload["diagnostics_json"], elapsed) + "\n")
-        else:
-            out.write(buildreport.build_table(by_type, payload["diag_summary"], elapsed) + "\n")
-        return 0
+            return buildreport.build_json(by_type, [], payload["diagnostics_json"], elapsed) + "\n", 0
+        return buildreport.build_table(by_type, payload["diag_summary"], elapsed) + "\n", 0
     if command == "status":
         if not opts["json"]:
-            return None  # type: ignore[return-value]  # rich tables live in the full CLI
+            return None  # rich tables live in the full CLI
         plan = opts["plan"]
-        if plan is None:
-            out.write(payload["status_json"] + "\n")
-            return 0
-        one = payload["status_by_plan"].get(plan)
-        if one is None:
-            return None  # type: ignore[return-value]  # aliases and errors: full CLI
-        out.write(one + "\n")
-        return 0
+        one = payload["status_json"] if plan is None else payload["status_by_plan"].get(plan)
+        return None if one is None else (one + "\n", 0)  # unknown plans and aliases: full CLI
     if command == "check":
+        code = int(payload["check_exit"])
         if opts["json"]:
-            out.write(payload["check_json"] + "\n")
-        else:
-            text = payload["check_text"]
-            if text:
-                out.write(text + "\n")
-        return int(payload["check_exit"])
-    return None  # type: ignore[return-value]
+            return payload["check_json"] + "\n", code
+        text = payload["check_text"]
+        return (text + "\n" if text else ""), code
+    return None

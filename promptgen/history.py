@@ -5,13 +5,13 @@ Stdlib only (and no `json` import on the append path), so the no-op fast path ca
 Bounding: every record carries `"keep": N` (config `history_keep`). A full build holds the state lock
 and trims the file to its last N lines right after appending. The fast path does not parse the
 configuration: it copies N from the newest record, appends, and when the file is longer than N it
-trims under a *non-blocking* exclusive lock on `state.lock` (same flock and PID-line protocol as
-`graph_cache.lock.StateLock`, without importing it: `socket` alone costs more than the rest of the
-append). If another promptgen holds the lock the trim is left to the next run. Trimming writes a
-temporary file and `os.replace`s it, so a reader never sees half a log.
+trims under `graph_cache.lock.StateLock.try_acquire` (no waiting). If another promptgen holds the lock
+the trim is left to the next run. Trimming writes a temporary file and `os.replace`s it, so a reader
+never sees half a log.
 
 Record: `{"time", "version", "fast_path", "duration_s", "by_type": {type: {hit, miss, cutoff}},
-"phases": {phase: seconds}, "keep"}` plus, for full builds, `"run_id"`.
+"phases": {phase: seconds}, "keep"}` plus, for full builds, `"run_id"`. Readers (`stats`, `explain`)
+skip and count records of another shape (`valid_record`): the file is disposable, never trusted.
 """
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ import os
 import time
 
 HISTORY = "history.jsonl"
-LOCK_NAME = "state.lock"  # graph_cache.lock.LOCK_NAME
 KEEP_KEY = b'"keep":'
+RESULTS = ("hit", "miss", "cutoff")
+MAX_KEEP = 10**18  # a longer `keep` (only hand-written; config.toml cannot hold one) counts as this
 
 
 class PhaseRecorder:
@@ -59,7 +60,10 @@ def _keep_of(data: bytes) -> int | None:
     k = j
     while k < len(data) and 48 <= data[k] <= 57:
         k += 1
-    return int(data[j:k]) if k > j and int(data[j:k]) > 0 else None
+    digits = data[j:k].lstrip(b"0")
+    if not digits:
+        return None
+    return MAX_KEEP if len(digits) > 18 else int(digits)  # no int() of 5000 digits (ValueError)
 
 
 def _read(path: str) -> bytes:
@@ -89,41 +93,6 @@ def _trim(path: str, keep: int) -> None:
     os.replace(tmp, path)
 
 
-def _try_lock(state_dir: str) -> int | None:
-    """A non-blocking exclusive flock on state.lock (None if busy or missing), PID line written."""
-    import fcntl
-
-    try:
-        fd = os.open(os.path.join(state_dir, LOCK_NAME), os.O_RDWR)
-    except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    try:
-        info = f"{os.getpid()} {os.uname().nodename} {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n".encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, info, 0)
-    except OSError:
-        pass
-    return fd
-
-
-def _unlock(fd: int) -> None:
-    import fcntl
-
-    try:
-        try:
-            os.ftruncate(fd, 0)
-        except OSError:
-            pass
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
 def append_line(state_dir: str, rec: dict | str) -> None:
     """Append one record (a dict, or an already formatted JSON object) without holding the state lock
     (the fast path): `keep` is copied from the newest record, and if the file is then longer than
@@ -145,13 +114,15 @@ def append_line(state_dir: str, rec: dict | str) -> None:
     try:
         if data.count(b"\n") + 1 <= keep:
             return
-        fd = _try_lock(state_dir)
-        if fd is None:
+        from graph_cache.lock import StateLock
+
+        lock = StateLock(state_dir)
+        if not lock.try_acquire():
             return  # another promptgen holds the lock: a later run trims
         try:
             _trim(path, keep)
         finally:
-            _unlock(fd)
+            lock.release()
     except Exception:  # history is informational: never fail (or re-run) a command because of it
         return
 
@@ -177,24 +148,63 @@ def append(cfg, store, outcome) -> None:
         pass  # informational: the next build trims
 
 
-def load(state_dir: str, limit: int) -> list[dict]:
-    """The last `limit` well-formed records, oldest first (torn or foreign lines are skipped)."""
+def _number(value, *, count: bool = False) -> bool:
+    """A finite JSON number (json.loads accepts NaN and Infinity); a count is a whole number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if count:
+        return isinstance(value, int) and 0 <= value < 2**53
+    return abs(value) < 1e15  # False for NaN and the infinities
+
+
+def valid_record(rec: object) -> bool:
+    """True for a record `stats` can sum: `by_type` {type: {hit, miss, cutoff: count}}, and numeric
+    `phases` values / `duration_s` and a boolean `fast_path` when present."""
+    if not isinstance(rec, dict) or not isinstance(rec.get("by_type"), dict):
+        return False
+    for counts in rec["by_type"].values():
+        if not isinstance(counts, dict) or not all(_number(counts.get(k, 0), count=True) for k in RESULTS):
+            return False
+    phases = rec.get("phases")
+    if phases is not None and not (isinstance(phases, dict) and all(_number(v) for v in phases.values())):
+        return False
+    if rec.get("duration_s") is not None and not _number(rec["duration_s"]):
+        return False
+    return isinstance(rec.get("fast_path", False), bool)
+
+
+def read(state_dir: str, limit: int) -> tuple[list[dict], int]:
+    """The last `limit` valid records, oldest first, and how many lines were skipped on the way to
+    them (torn, not JSON, or of another shape; blank lines are not counted)."""
     try:
         with open(os.path.join(state_dir, HISTORY), "rb") as fh:
             lines = fh.read().splitlines()
     except OSError:
-        return []
+        return [], 0
     import json
 
-    out = []
-    for raw in lines[-limit:] if limit > 0 else []:
+    out: list[dict] = []
+    skipped = 0
+    for raw in reversed(lines):
+        if len(out) >= limit:
+            break
+        if not raw.strip():
+            continue
         try:
             rec = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(rec, dict) and isinstance(rec.get("by_type"), dict):
+        except (ValueError, RecursionError):  # also UnicodeDecodeError and over-long integers
+            rec = None
+        if valid_record(rec):
             out.append(rec)
-    return out
+        else:
+            skipped += 1
+    out.reverse()
+    return out, skipped
+
+
+def load(state_dir: str, limit: int) -> list[dict]:
+    """The last `limit` valid records, oldest first (see `read`)."""
+    return read(state_dir, limit)[0]
 
 
 def summarize(cfg, limit: int) -> dict:
@@ -206,14 +216,14 @@ def summarize(cfg, limit: int) -> dict:
 
     if limit < 1:
         raise errors.UsageError(f"--runs must be at least 1, not {limit}")
-    runs = load(cfg.state_dir, limit)
+    runs, skipped = read(cfg.state_dir, limit)
     totals: dict[str, dict[str, int]] = {}
     phase_secs: dict[str, list[float]] = {}
     for rec in runs:
         for node_type, counts in rec["by_type"].items():
-            agg = totals.setdefault(node_type, {"hit": 0, "miss": 0, "cutoff": 0})
+            agg = totals.setdefault(node_type, dict.fromkeys(RESULTS, 0))
             for k in agg:
-                agg[k] += int((counts or {}).get(k, 0))
+                agg[k] += counts.get(k, 0)
         for phase, secs in (rec.get("phases") or {}).items():
             phase_secs.setdefault(phase, []).append(float(secs))
     by_type = {}
@@ -224,8 +234,9 @@ def summarize(cfg, limit: int) -> dict:
     all_hits = sum(c["hit"] for c in totals.values())
     phases = sorted(({"phase": p, "mean_s": round(sum(v) / len(v), 6), "max_s": round(max(v), 6), "runs": len(v)}
                      for p, v in phase_secs.items()), key=lambda r: (-r["mean_s"], r["phase"]))
-    durations = [float(r["duration_s"]) for r in runs if isinstance(r.get("duration_s"), (int, float))]
-    return {"runs": len(runs), "fast_path_runs": sum(1 for r in runs if r.get("fast_path")),
+    durations = [float(r["duration_s"]) for r in runs if r.get("duration_s") is not None]
+    return {"runs": len(runs), "skipped_records": skipped,
+            "fast_path_runs": sum(1 for r in runs if r.get("fast_path")),
             "hit_ratio": round(all_hits / all_nodes, 4) if all_nodes else None,
             "by_type": by_type, "slowest_phases": phases,
             "mean_duration_s": round(sum(durations) / len(durations), 6) if durations else None}

@@ -12,6 +12,7 @@ from typing import Mapping, Optional, Sequence
 
 from promptgen.documents import Diagnostic, ParallelDoc, id_key
 from promptgen.results import ParallelReport
+from promptgen.usertext import clip, quote
 
 DONE_STATES = frozenset({"approved", "skipped"})
 
@@ -80,17 +81,17 @@ def analyze(doc: ParallelDoc, declared: Sequence[str], states: Mapping[str, str]
             valid = False
             if not any(d.detail == "cycle" for d in doc.diagnostics if d.code == "invalid-parallel-json"):
                 ids = sorted(set(exc.args[1][:-1]), key=_sort_key) if len(exc.args) > 1 else []
-                diags.append(_err(doc.path, "cycle", f"cycle: dependency cycle {' -> '.join(ids)} (R-PAR-VALID)",
+                diags.append(_err(doc.path, "cycle", f"cycle: dependency cycle {clip(' -> '.join(ids), 400)} (R-PAR-VALID)",
                                   ids[0] if ids else None))
     if doc.plan_name is not None and doc.plan_name != plan_name and "parallel-plan-name-mismatch" not in has:
         diags.append(Diagnostic(code="parallel-plan-name-mismatch", severity="warning", path=doc.path,
-                                message=f"plan_name is {doc.plan_name!r}, the plan is {plan_name!r}",
-                                detail=doc.plan_name))
+                                message=f"plan_name is {quote(doc.plan_name)}, the plan is {plan_name!r}",
+                                detail=clip(doc.plan_name)))
     if not valid:
         return ParallelReport(file=doc.path, valid=False, dependencies=deps), diags
     for i in declared:
         if i not in deps:
             diags.append(Diagnostic(code="parallel-missing-achievement", severity="warning", path=doc.path,
-                                    achievement=i, message=f"declared achievement {i} is missing from parallel.json"))
+                                    achievement=i, message=f"declared achievement {clip(i)} is missing from parallel.json"))
     return ParallelReport(file=doc.path, valid=True, parallelization_level=doc.level, dependency_levels=lv,
                           waves=waves(deps, states), dependencies=deps), diags

@@ -18,6 +18,8 @@ from promptgen.documents import (
     FixIssue,
     SubplanDoc,
     id_code,
+    id_key,
+    number_key,
 )
 from promptgen.results import (
     AchievementFiles,
@@ -134,14 +136,23 @@ class Slot:
         return self.governing.status
 
 
-def _mm_key(mm: str) -> tuple[int, str]:
-    return (int(mm), mm) if mm.isdigit() else (10**9, mm)
+def _mm_num(mm: str) -> tuple | str:
+    """An execution number's identity (`01` and `1` are one slot), any length (no `int()`)."""
+    try:
+        return number_key(mm)
+    except ValueError:
+        return mm
+
+
+def _mm_key(mm: str) -> tuple:
+    num = _mm_num(mm)
+    return (0, num, mm) if isinstance(num, tuple) else (1, (), mm)
 
 
 def slots(executions: Iterable[ExecutionDoc]) -> list[Slot]:
-    groups: dict[int | str, list[ExecutionDoc]] = {}
+    groups: dict[tuple | str, list[ExecutionDoc]] = {}
     for doc in executions:
-        key: int | str = int(doc.mm) if doc.mm.isdigit() else doc.mm
+        key = _mm_num(doc.mm)
         groups.setdefault(key, []).append(doc)
     out = []
     for docs in groups.values():
@@ -356,9 +367,9 @@ def subplan_excerpt(files: AchievementFiles, parts: tuple[str, ...]) -> str:
 def planned_table(files: AchievementFiles) -> str:
     """The SUBPLAN's planned executions, matched against the slots that exist."""
     sub = files.subplan
-    existing = {int(s.mm) if s.mm.isdigit() else s.mm: s for s in slots(files.executions)}
+    existing = {_mm_num(s.mm): s for s in slots(files.executions)}
     planned = planned_mms(sub)
-    keys = {int(m) if m.isdigit() else m for m in planned} | set(existing)
+    keys = {_mm_num(m) for m in planned} | set(existing)
     if not planned:
         note = ("The SUBPLAN has no planned-executions table (a `## 🔄 Active EXECUTION_TASKs` section "
                 "whose rows start with `NN_MM`): the planned count is 0.")
@@ -366,11 +377,11 @@ def planned_table(files: AchievementFiles) -> str:
             return note
     else:
         note = f"The SUBPLAN plans {len(planned)} execution(s)."
-    planned_keys = {int(m) if m.isdigit() else m for m in planned}
+    planned_keys = {_mm_num(m) for m in planned}
     lines = [note, "", "| slot | planned | governing file | status |", "|---|---|---|---|"]
-    for key in sorted(keys, key=lambda k: (0, k, "") if isinstance(k, int) else (1, 0, k)):
+    for key in sorted(keys, key=lambda k: (0, k, "") if isinstance(k, tuple) else (1, (), k)):
         slot = existing.get(key)
-        mm = slot.mm if slot else next(m for m in planned if (int(m) if m.isdigit() else m) == key)
+        mm = slot.mm if slot else next(m for m in planned if _mm_num(m) == key)
         is_planned = "yes" if key in planned_keys else "no"
         if slot is None:
             lines.append(f"| {files.code}_{mm} | {is_planned} | not created yet | - |")
@@ -603,7 +614,7 @@ def target_blockers(model: PlanModel, files: AchievementFiles, status: Achieveme
 
 def _safe_id_key(achievement_id: str) -> tuple:
     try:
-        return (0, tuple(int(p) for p in achievement_id.split(".")), achievement_id)
+        return (0, id_key(achievement_id), achievement_id)
     except ValueError:
         return (1, (), achievement_id)
 

@@ -160,10 +160,12 @@ def _tag(raw: Iterable[dict], codes: dict[str, list[str]]) -> list[Diagnostic]:
 
 
 def dedupe(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
-    """Drop exact repeats and sort by (path, line, code, achievement) for deterministic output."""
+    """Drop exact repeats (every field, the message too: several findings may share a line, e.g. in a
+    one-line parallel.json) and sort by (path, line, code, achievement, detail), stable: ties keep their
+    order of discovery (file order)."""
     seen, out = set(), []
     for d in diags:
-        k = (d.code, d.severity, d.path, d.line, d.achievement, d.detail)
+        k = (d.code, d.severity, d.path, d.line, d.achievement, d.message, d.detail)
         if k not in seen:
             seen.add(k)
             out.append(d)

@@ -5,6 +5,7 @@ import os
 import re
 
 from promptgen import errors, report
+from promptgen.usertext import quote
 
 ID_RE = re.compile(r"^\d+(?:\.\d+)+$")
 
@@ -36,7 +37,7 @@ class Results:
         if m and m.group(1) in self.by_name:
             return self.by_name[m.group(1)]
         names = ", ".join(sorted(self.by_name)) or "(none)"
-        raise errors.UsageError(f"unknown plan {ref!r}; plans in {self.cfg.workspace}: {names}")
+        raise errors.UsageError(f"unknown plan {quote(ref)}; plans in {self.cfg.workspace}: {names}")
 
     # -- status / ready / check --------------------------------------------------------------
     def status_document(self, plan: str | None) -> dict:
@@ -69,7 +70,7 @@ class Results:
                 valid = ", ".join(a["id"] for a in s["achievements"]) or "none (the plan declares no achievements)"
                 shape = "" if ID_RE.match(achievement) else " (ids look like 2.1 or 3.5.1)"
                 raise errors.UsageError(
-                    f"unknown-achievement: {s['info']['plan_file']} declares no achievement {achievement!r}{shape}; "
+                    f"unknown-achievement: {s['info']['plan_file']} declares no achievement {quote(achievement)}{shape}; "
                     f"declared: {valid}")
             ach = by_id[achievement]
             text = self.result.output(f"prompt:{feature}/{achievement}")["text"]

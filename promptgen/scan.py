@@ -4,7 +4,8 @@ Shared by discovery (full path) and the no-op fast path, so both see exactly the
 `plans/`, `backlog-plans/` and the workspace-level `subplans/`, `execution/`, `archive/` (or the whole
 root when it has neither plans folder), never follows a symlink out of the root (info
 `symlink-skipped`), skips dot-folders and tool folders, and keeps only regular files whose name is a
-candidate (`PLAN_`, `SUBPLAN_`, ... `.md`, or `parallel.json`): FIFOs and devices are never opened.
+candidate (`PLAN_`, `SUBPLAN_`, ... `.md`, or `parallel.json`): FIFOs and devices are never opened. A
+candidate that cannot be stat-ed (a dangling link inside the root, a link loop) maps to None.
 """
 from __future__ import annotations
 
@@ -88,6 +89,8 @@ def scan_tree(root: str, max_depth: int = MAX_DEPTH) -> tuple[dict, tuple, list]
                 elif name[0] in _FIRST and (allowed is None or depth > 0) and is_candidate(name):
                     try:
                         if not e.is_file():
+                            if e.is_symlink() and not os.path.exists(e.path):
+                                files[path] = None  # a dangling link: the build reports `unreadable`
                             continue  # FIFO, socket, device: never opened
                         st = e.stat()
                         files[path] = (st.st_mtime_ns, st.st_size, st.st_ino)

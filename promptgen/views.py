@@ -107,6 +107,9 @@ def print_stats(doc: dict) -> None:
     fast = doc.get("fast_path_runs")
     console.print(f"runs: {doc['runs']}" + (f" ({fast} no-op fast path)" if fast else "")
                   + f"   overall hit ratio: {ratio}", markup=False)
+    if doc.get("skipped_records"):
+        console.print(f"skipped {doc['skipped_records']} invalid record(s) in .promptgen/history.jsonl",
+                      markup=False)
     if not doc["runs"]:
         console.print("no run recorded yet (.promptgen/history.jsonl)", markup=False)
         return

@@ -13,6 +13,7 @@ from promptgen.documents import Diagnostic, ExecutionDoc, FeedbackDoc, id_key
 from promptgen.names import classify, execution_name, resolution_name, subplan_name
 from promptgen.resolve import dedupe
 from promptgen.results import AchievementFiles, AchievementStatus, PlanInfo, PlanModel, PlanStatus
+from promptgen.usertext import clip
 
 DONE = frozenset({"approved", "skipped"})
 STATES = ("approved", "skipped", "fix_pending", "no_subplan", "subplan_no_execution", "execution_active",
@@ -159,12 +160,12 @@ def plan_status(model: PlanModel) -> PlanStatus:
         else:
             if pointer is not None and pointer in states:
                 diags.append(Diagnostic(code="stale-handoff", severity="warning", path=plan.path,
-                                        line=plan.handoff_pointer_line, message=f"handoff points to {pointer}, "
-                                        f"which is {states[pointer]}", detail=f"{pointer} is {states[pointer]}"))
+                                        line=plan.handoff_pointer_line, message=f"handoff points to {clip(pointer)}, "
+                                        f"which is {states[pointer]}", detail=f"{clip(pointer)} is {states[pointer]}"))
             elif pointer is not None:
                 diags.append(Diagnostic(code="handoff-unknown-id", severity="warning", path=plan.path,
-                                        line=plan.handoff_pointer_line, detail=pointer,
-                                        message=f"handoff points to {pointer}, which the PLAN does not declare"))
+                                        line=plan.handoff_pointer_line, detail=clip(pointer),
+                                        message=f"handoff points to {clip(pointer)}, which the PLAN does not declare"))
             nxt, reason = first_open(achs, report), "first_open"
     return PlanStatus(info=info, title=plan.title, achievements=tuple(achs), handoff_pointer=pointer, next=nxt,
                       next_reason=reason, complete=complete, parallel=report, diagnostics=tuple(dedupe(diags)),
@@ -205,7 +206,7 @@ def lookup(status: PlanStatus, achievement_id: str) -> Union[AchievementStatus, 
         return hit
     return Diagnostic(code="unknown-achievement", severity="error", path=status.info.plan_file,
                       achievement=achievement_id,
-                      message=f"{status.info.name} declares no achievement {achievement_id}")
+                      message=f"{status.info.name} declares no achievement {clip(achievement_id)}")
 
 
 def portfolio(statuses: Iterable[PlanStatus]) -> list[dict]:

@@ -10,6 +10,7 @@ import re
 from typing import Optional
 
 from promptgen.documents import ExecutionDoc
+from promptgen.usertext import quote
 
 from . import common
 from .ids import classify_status, find_own_id
@@ -73,7 +74,7 @@ def effective_status(md: Markdown, path: str):
     elif header is not None and (status == "complete") != (classify_status(header.value) == "complete"):
         diags.append(common.diag(
             "status-conflict", "warning", path, line=header.line,
-            message=f"header status {header.value!r} (line {header.line}) disagrees with the effective status "
+            message=f"header status {quote(header.value)} (line {header.line}) disagrees with the effective status "
                     f"{status!r} decided by line {line} (R-STATUS-2)"))
     if closing is None:
         found = [s for s in level2 if _closing_kind(s.norm)]

@@ -13,6 +13,7 @@ import re
 from typing import Optional
 
 from promptgen.documents import ParallelDoc, ParallelItem, id_key
+from promptgen.usertext import clip, quote
 
 from . import common
 from .ids import is_id
@@ -106,9 +107,9 @@ def _check(doc: dict, text: str, path: str, feature: str, diags: list) -> Parall
         diags.append(_invalid(path, "schema", "'plan_name' is missing or not a string"))
     elif plan_name != feature:
         diags.append(common.diag("parallel-plan-name-mismatch", "warning", path,
-                                 f"plan_name {plan_name!r} differs from the plan's feature {feature!r}"))
+                                 f"plan_name {quote(plan_name)} differs from the plan's feature {feature!r}"))
     if not isinstance(level, str) or level not in LEVELS:
-        diags.append(_invalid(path, "schema", f"'parallelization_level' must be one of {', '.join(LEVELS)}, got {level!r}"))
+        diags.append(_invalid(path, "schema", f"'parallelization_level' must be one of {', '.join(LEVELS)}, got {quote(level)}"))
     if not isinstance(raw_items, list):
         diags.append(_invalid(path, "schema", "'achievements' is missing or not an array"))
         raw_items = []
@@ -123,7 +124,7 @@ def _check(doc: dict, text: str, path: str, feature: str, diags: list) -> Parall
             diags.append(_invalid(path, "schema", f"{where} is not an object"))
             continue
         if not is_id(ident):
-            diags.append(_invalid(path, "schema", f"{where}.achievement_id {ident!r} is not a dotted id", line=line))
+            diags.append(_invalid(path, "schema", f"{where}.achievement_id {quote(ident)} is not a dotted id", line=line))
             continue
         deps = it.get("dependencies")
         if not isinstance(deps, list):
@@ -133,17 +134,17 @@ def _check(doc: dict, text: str, path: str, feature: str, diags: list) -> Parall
         bad = [d for d in deps if not is_id(d)]
         if bad:
             diags.append(_invalid(path, "schema", f"{where}.dependencies has entries that are not dotted ids: "
-                                  f"{', '.join(repr(b) for b in bad[:5])}", line=line, achievement=ident))
+                                  f"{', '.join(quote(b) for b in bad[:5])}", line=line, achievement=ident))
         deps = [d for d in deps if is_id(d)]
         for field in HOUR_FIELDS:
             value = it.get(field)
             if field in it and value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                shown = f"the string {json.dumps(value)}" if isinstance(value, str) else f"a {type(value).__name__}"
+                shown = f"the string {json.dumps(clip(value))}" if isinstance(value, str) else f"a {type(value).__name__}"
                 diags.append(common.diag("parallel-field-type", "warning", path,
-                                         f"{ident}: {field} is {shown}, expected a number or null",
+                                         f"{clip(ident)}: {field} is {shown}, expected a number or null",
                                          line=line, achievement=ident, detail=f"{field} is {shown}"))
         if ident in seen:
-            diags.append(_invalid(path, "duplicate-id", f"{ident} is listed twice (items {seen[ident]} and {n})",
+            diags.append(_invalid(path, "duplicate-id", f"{clip(ident)} is listed twice (items {seen[ident]} and {n})",
                                   line=line, achievement=ident))
         seen.setdefault(ident, n)
         graph.setdefault(ident, []).extend(deps)
@@ -156,14 +157,14 @@ def _check(doc: dict, text: str, path: str, feature: str, diags: list) -> Parall
             if dep not in graph and dep not in unknown:
                 unknown[dep] = item.line
     for dep, line in unknown.items():
-        diags.append(_invalid(path, "unknown-id", f"dependency {dep} is not listed in the file", line=line,
+        diags.append(_invalid(path, "unknown-id", f"dependency {clip(dep)} is not listed in the file", line=line,
                               achievement=dep))
     first_line = {}
     for item in items:
         first_line.setdefault(item.id, item.line)
     for comp in find_cycles(graph):
         comp.sort(key=id_key)
-        diags.append(_invalid(path, "cycle", f"dependency cycle among {', '.join(comp)}",
+        diags.append(_invalid(path, "cycle", f"dependency cycle among {clip(', '.join(comp), 400)}",
                               line=first_line.get(comp[0]), achievement=comp[0] if len(comp) == 1 else None))
     valid = not any(d.severity == "error" for d in diags)
     return ParallelDoc(path=path, valid=valid, plan_name=plan_name if isinstance(plan_name, str) else None,

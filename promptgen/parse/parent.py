@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import re
+
 from promptgen.documents import Diagnostic, HeaderField
+from promptgen.usertext import clip, quote
 
 from .common import diag
 from .text import Markdown
@@ -45,8 +47,8 @@ def _check(path: str, fields: list[HeaderField], wanted: str, accept, what: str)
         return []
     f, v = cleaned[0]
     return [diag("unknown-parent", "warning", path,
-                 f"header field '{f.name}' names {v!r}, expected {wanted} (R-PARENT)",
-                 line=f.line, detail=f"names {v}")]
+                 f"header field '{f.name}' names {quote(v)}, expected {wanted} (R-PARENT)",
+                 line=f.line, detail=f"names {clip(v)}")]
 
 
 def subplan_parent(md: Markdown, path: str, feature: str) -> list[Diagnostic]:

@@ -114,3 +114,22 @@ def test_unusable_state_dir(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(StateDirError, match="file"):
         StateLock(tmp_path / "file" / "state").acquire()
+
+
+def test_try_acquire_takes_a_free_lock_and_never_waits_for_a_busy_one(tmp_path):
+    holder = StateLock(tmp_path)
+    assert holder.try_acquire()
+    assert (tmp_path / "state.lock").read_text().split()[0] == str(os.getpid())
+    (tmp_path / "state.lock").write_text("")  # an empty PID line: acquire() would retry to read it
+    t0 = time.monotonic()
+    assert not StateLock(tmp_path).try_acquire()
+    assert time.monotonic() - t0 < 0.04
+    holder.release()
+    other = StateLock(tmp_path)
+    assert other.try_acquire()
+    other.release()
+
+
+def test_a_non_ascii_digit_pid_line_is_an_unknown_holder(tmp_path):
+    (tmp_path / "state.lock").write_text("\u00b2 host 2025-01-01\n")  # "²".isdigit(), but int() refuses it
+    assert StateLock(tmp_path).holder() == (None, "unknown holder")

@@ -15,46 +15,14 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections import Counter
 from pathlib import Path
 
 import pytest
+from metrics_check import assert_metrics_match_build, samples
 from prometheus_client.parser import text_string_to_metric_families
-
-from promptgen import __version__
 
 BINARY = "prometheus-pushgateway"
 EXEC_32 = "plans/ORBIT-SYNC/execution/EXECUTION_TASK_ORBIT-SYNC_32_01.md"
-DOCUMENT_TYPES = ("plan", "subplan", "execution", "feedback", "parallel")
-
-
-def samples(text: str, **match: str) -> dict[str, list[tuple[dict, float]]]:
-    """sample name -> [(labels minus `match` keys and `instance`, value)] of samples matching `match`."""
-    out: dict[str, list[tuple[dict, float]]] = {}
-    for fam in text_string_to_metric_families(text):
-        for s in fam.samples:
-            if all(s.labels.get(k) == v for k, v in match.items()):
-                labels = {k: v for k, v in s.labels.items() if k not in match and k != "instance"}
-                out.setdefault(s.name, []).append((labels, s.value))
-    return out
-
-
-def assert_metrics_match_build(text: str, doc: dict, **match: str) -> None:
-    """The scraped promptgen samples of one job agree with the `build --json` object of the same build."""
-    got = samples(text, **match)
-    nodes = {(lab["node_type"], lab["result"]): v for lab, v in got["promptgen_nodes_total"]}
-    assert nodes == {(t, r): float(c[r]) for t, c in doc["by_type"].items() for r in ("hit", "miss", "cutoff")}
-    docs = {lab["node_type"]: v for lab, v in got["promptgen_documents"]}
-    assert docs == {t: float(sum(doc["by_type"].get(t, {}).values())) for t in DOCUMENT_TYPES}
-    diags = {(lab["severity"], lab["code"]): v for lab, v in got.get("promptgen_diagnostics_total", [])}
-    assert diags == {k: float(n) for k, n in Counter((d["severity"], d["code"]) for d in doc["diagnostics"]).items()}
-    assert diags, "the fixture has diagnostics"
-    hits = sum(c["hit"] for c in doc["by_type"].values())
-    (ratio,) = [v for _lab, v in got["promptgen_cache_hit_ratio"]]
-    assert abs(ratio - hits / doc["nodes_total"]) < 1e-9
-    assert got["promptgen_build_info"] == [({"version": __version__}, 1.0)]
-    assert [v for _lab, v in got["promptgen_build_duration_seconds_count"]] == [1.0]
-    assert {"discover", "verify", "compute"} <= {lab["phase"] for lab, _v in got["promptgen_phase_duration_seconds"]}
 
 
 def find_binary() -> str | None:

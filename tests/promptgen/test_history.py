@@ -137,6 +137,23 @@ def test_stats_tolerates_torn_lines_and_empty_history(cli, workspace):
     assert cli("stats", "--root", str(workspace), "--runs", "0").code == 2
 
 
+def test_stats_skips_and_counts_records_of_another_shape(cli, workspace):
+    build(cli, workspace)
+    good = (workspace / ".promptgen" / "history.jsonl").read_text(encoding="utf-8")
+    bad = ['[1, 2]', '"text"', 'null', '{"by_type": {"plan": 5}}', '{"by_type": {"plan": {"hit": "many"}}}',
+           '{"by_type": {}, "phases": {"x": "y"}}', '{"by_type": {}, "phases": [1]}', '{"by_type": {}, "duration_s": "slow"}',
+           '{"by_type": {}, "phases": {"x": NaN}}', '{"by_type": {"plan": {"hit": true}}}', '{"by_type": []}',
+           '{"by_type": {}, "fast_path": "yes"}', '{"by_type": {}, "keep": ' + "9" * 5000 + '}', "{torn"]
+    (workspace / ".promptgen" / "history.jsonl").write_text(good + "\n".join(bad) + "\n\n" + good, encoding="utf-8")
+    res = cli("stats", "--root", str(workspace), "--json")
+    assert res.code == 0 and res.err == "", res.err
+    st = res.json()
+    assert st["runs"] == 2 and st["skipped_records"] == len(bad)
+    assert cli("stats", "--root", str(workspace), "--json", "--runs", "1").json()["skipped_records"] == 0
+    human = cli("stats", "--root", str(workspace))
+    assert human.code == 0 and f"skipped {len(bad)} invalid record(s)" in human.out
+
+
 def test_dry_run_appends_nothing(cli, workspace):
     build(cli, workspace)
     edit(workspace, "pending")

@@ -1,4 +1,6 @@
 """Reference resolution (R-ID-3, R-ID-4, R-DECL-5/7) over small constructed documents."""
+import json
+
 from promptgen.documents import (
     Declaration,
     Diagnostic,
@@ -8,6 +10,7 @@ from promptgen.documents import (
     PlanDoc,
     SubplanDoc,
 )
+from promptgen.parse.parallel import parse_parallel
 from promptgen.resolve import code_map, declared_achievements, dedupe, resolve_plan
 from promptgen.results import PlanInfo
 
@@ -195,3 +198,12 @@ def test_plan_document_diagnostics_are_kept():
 def test_dedupe_sorts_and_drops_repeats():
     a, b = w("x", "b.md", line=3), w("y", "a.md")
     assert dedupe([a, b, a]) == [b, a]
+
+
+def test_dedupe_keeps_findings_that_differ_only_in_their_message():
+    """A one-line (minified) parallel.json listing 1.1 three times: two duplicate-id errors on line 1."""
+    par = parse_parallel(json.dumps({"plan_name": "F", "parallelization_level": "level_1", "achievements": [
+        {"achievement_id": "1.1", "dependencies": []}] * 3}).encode(), "plans/F/parallel.json", "F")
+    dups = [d.message for d in resolve(plan("1.1"), parallel=par).diagnostics if d.detail == "duplicate-id"]
+    assert dups == ["duplicate-id: 1.1 is listed twice (items 0 and 1)",
+                    "duplicate-id: 1.1 is listed twice (items 0 and 2)"]

@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import sqlite3
@@ -54,12 +53,6 @@ CONFIG = "history_keep = 3\nsize_cap_mib = {cap}\n"
 # Entries `.promptgen/` may hold after a successful build (anything else is litter from a crash).
 STATE_ENTRIES = {"config.toml", ".gitignore", "state.db", "state.db.checked", "state.lock", "manifest.bin",
                  "discovery.bin", "history.jsonl", "artifacts"}
-# Known promptgen bug (test_artifacts_of_a_killed_build_are_not_trusted_after_a_revert, strict xfail):
-# artifacts written by a build killed before it saved `.promptgen-artifacts.json` are trusted by the next
-# build when the workspace went back to the previous content meanwhile. While it is open, the campaign
-# counts such stale artifacts after a revert instead of failing; set to False once it is fixed.
-KNOWN_STALE_ARTIFACTS_AFTER_REVERT = True
-ARTIFACT_TMP_RE = re.compile(r"\.tmp-\d+$")
 SCENARIOS = (("edit", 0.45), ("config", 0.2), ("fresh", 0.2), ("touch", 0.15))
 
 
@@ -156,8 +149,6 @@ class Harness:
         tail = max(r.tail for r in refs.values())
         self.timing = {"fresh": (wall, tail), "config": (wall, tail), "edit": (0.7 * wall, tail),
                        "touch": (0.4 * wall, 0.1)}
-        self.artifact_litter: set[str] = set()
-        self.stale_after_revert = 0
         self.verify()
         self.last_verified_variant = self.variant
         self.kills = 0
@@ -251,21 +242,9 @@ class Harness:
         assert status.returncode == 0, status.stderr
         ref = self.refs[self.variant]
         assert json.loads(status.stdout) == ref.status, f"status differs from a clean build (variant {self.variant})"
-        artifacts = read_tree(self.state / "artifacts")
-        # Temp files of artifacts.write_if_changed killed mid-write (`<name>.tmp-<pid>`): a known
-        # promptgen bug with its own deterministic test (test_killed_artifact_writer_leaves_no_temp_file).
-        litter = [rel for rel in artifacts if ARTIFACT_TMP_RE.search(rel)]
-        self.artifact_litter.update(litter)
-        for rel in litter:
-            del artifacts[rel]
-        assert artifacts.keys() == ref.artifacts.keys()
+        artifacts = read_tree(self.state / "artifacts")  # hidden files too: temp files of killed writers
+        assert artifacts.keys() == ref.artifacts.keys(), f"reverted={reverted}"
         differing = [rel for rel in sorted(artifacts) if artifacts[rel] != ref.artifacts[rel]]
-        if differing and reverted and KNOWN_STALE_ARTIFACTS_AFTER_REVERT:
-            self.stale_after_revert += 1
-            shutil.rmtree(self.state / "artifacts")  # start the next cycle from correct artifacts
-            assert run("build", "--root", str(self.ws), "--json").returncode == 0
-            differing = [rel for rel, data in read_tree(self.state / "artifacts").items()
-                         if data != ref.artifacts.get(rel)]
         assert not differing, f"artifacts differ from a clean build: {differing}\n" + _diff(
             ref.artifacts[differing[0]], artifacts[differing[0]])
         litter = sorted(e.name for e in self.state.iterdir() if e.name not in STATE_ENTRIES)
@@ -310,11 +289,8 @@ def campaign(tmp: Path, seed: int, kills: int, workers: int = 2) -> None:
     where = sum((h.where for h in harnesses), Counter())
     total = sum(h.kills for h in harnesses)
     stale = sum(h.stale_lock_seen for h in harnesses)
-    litter = set().union(*(h.artifact_litter for h in harnesses))
-    stale_after_revert = sum(h.stale_after_revert for h in harnesses)
     print(f"\n{total} kills in {sum(h.cycles for h in harnesses)} cycles; where: {dict(sorted(where.items()))}; "
-          f"stale lock files: {stale}; artifact temp files left: {len(litter)}; "
-          f"stale artifacts after a revert (known bug): {stale_after_revert}; "
+          f"stale lock files: {stale}; "
           f"timing: {[h.timing for h in harnesses]}")
     assert total >= kills
     # Not vacuous: kills landed on both sides of the commit, and killed holders left their PID behind.
@@ -362,23 +338,26 @@ def test_temp_files_of_killed_state_writers_are_swept(tmp_path, cli):
     assert live in names
 
 
-@pytest.mark.xfail(strict=True, reason="promptgen/artifacts.py write_if_changed leaves `<name>.tmp-<pid>` "
-                                       "when killed between open(tmp) and os.replace; nothing removes it")
 def test_killed_artifact_writer_leaves_no_temp_file(tmp_path, cli):
-    """A build killed while `artifacts.write_if_changed` writes `<artifact>.tmp-<pid>` (before its
-    os.replace) leaves that file in the artifacts folder; the next build must not keep it there
-    (consumers of `.promptgen/artifacts/` or `--out DIR` would see a stray `status.json.tmp-1234`)."""
+    """A build killed while `artifacts.write_if_changed` writes its temp file (before its os.replace)
+    leaves it in the artifacts folder; the next build removes it (consumers of `.promptgen/artifacts/`
+    or `--out DIR` must not see a stray `status.json.tmp-1234`). Only our exact temp names of dead
+    PIDs go: a live writer's temp file and the user's own files stay."""
     ws = crashgen.generate(tmp_path / "ws", 1)
     assert cli("build", "--root", str(ws), "--json").code == 0
     art = ws / ".promptgen" / "artifacts"
     dead = _dead_pid()
-    stray = [art / "plans" / "ORBIT-SYNC" / f"status.json.tmp-{dead}", art / f"summary.md.tmp-{dead}"]
-    for p in stray:
+    plan = art / "plans" / "ORBIT-SYNC"
+    stray = [plan / f"status.json.tmp-{dead}", art / f"summary.md.tmp-{dead}",  # promptgen 0.1's names
+             plan / f".next.md.{dead}.tmp", art / f"..promptgen-artifacts.json.{dead}.tmp"]
+    kept = [art / ".graph.json.1.tmp", art / f"notes.md.tmp-{dead}", plan / f".status.json.{dead}.tmp.bak"]
+    for p in stray + kept:
         p.write_text("partial")
     crashgen.apply_variant(ws, 1, 1)
     res = cli("build", "--root", str(ws), "--json", "--lock-timeout", "5")
     assert res.code == 0, res.err
     assert [p.name for p in stray if p.exists()] == []
+    assert all(p.exists() for p in kept)
 
 
 def test_sweep_removes_only_dead_writers_temp_files(tmp_path):
@@ -404,25 +383,35 @@ def test_sweep_removes_only_dead_writers_temp_files(tmp_path):
     assert warning is None and not (tmp_path / f".manifest.bin.{dead}.tmp").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="promptgen/artifacts.py write_all trusts `.promptgen-artifacts.json` (group "
-                                       "keys) although a later, killed build rewrote the group's files before it "
-                                       "could save that file; after a revert the stale files are never rewritten")
+# Runs the CLI with a SIGKILL at the exact moment a build has rewritten artifact files and is about to
+# save `.promptgen-artifacts.json` for them (before the manifest too).
+KILL_AT_ARTIFACT_STATE_SAVE = """
+import os, signal, sys
+from promptgen import artifacts
+real, wrote = artifacts.write_if_changed, []
+def write(path, text):
+    if os.path.basename(path) == artifacts.STATE_FILE and wrote:
+        os.kill(os.getpid(), signal.SIGKILL)
+    wrote.append(path)
+    return real(path, text)
+artifacts.write_if_changed = write
+from promptgen.entry import main
+main(sys.argv[1:])
+"""
+
+
 def test_artifacts_of_a_killed_build_are_not_trusted_after_a_revert(tmp_path, cli):
-    """Build A; edit to B; a build of B is killed after it wrote B's artifact files but before it saved
-    the artifact state file and the manifest (simulated exactly: B's build completes, then A's
-    `.promptgen-artifacts.json` and `manifest.bin` are put back); the user reverts to A and builds.
-    The artifacts must be A's, byte for byte (those of a clean build of A)."""
+    """Build A; edit to B; the build of B is SIGKILLed after it rewrote B's artifact files, before it
+    saved the artifact state file and the manifest; the user reverts to A and builds. The artifacts
+    must be A's, byte for byte (those of a clean build of A)."""
     clean = crashgen.generate(tmp_path / "clean", 1)
     assert cli("build", "--root", str(clean)).code == 0
     ws = crashgen.generate(tmp_path / "ws", 1)
     assert cli("build", "--root", str(ws)).code == 0
-    saved = {name: (ws / ".promptgen" / name).read_bytes()
-             for name in ("artifacts/.promptgen-artifacts.json", "manifest.bin")
-             if (ws / ".promptgen" / name).exists()}
     crashgen.apply_variant(ws, 1, 1)
-    assert cli("build", "--root", str(ws)).code == 0
-    for name, data in saved.items():  # what the killed build had not replaced yet
-        (ws / ".promptgen" / name).write_bytes(data)
+    killed = subprocess.run([sys.executable, "-c", KILL_AT_ARTIFACT_STATE_SAVE, "build", "--root", str(ws)],
+                            capture_output=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
     crashgen.apply_variant(ws, 0, 1)
     res = cli("build", "--root", str(ws), "--json", "--lock-timeout", "5")
     assert res.code == 0, res.err

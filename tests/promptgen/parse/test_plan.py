@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from promptgen.documents import id_key
 from promptgen.parse.plan import normalize_title, parse_plan
@@ -19,6 +21,28 @@ def declared(doc) -> dict[str, str]:
     for d in doc.declarations:
         out.setdefault(d.id, d.title)
     return out
+
+
+# ------------------------------------------------------------------------------------------ id order
+
+_COMPONENT = st.integers(0, 10**30).map(str) | st.sampled_from(["0", "00", "01", "007", "10", "010"])
+
+
+@given(st.lists(st.lists(_COMPONENT, min_size=2, max_size=4).map(".".join), max_size=12))
+def test_id_key_orders_like_int_tuples(ids):
+    """Same order and equality as the old `tuple(int(c) ...)` key (1.2 < 1.10, 2 < 10, 01 == 1)."""
+    as_ints = lambda i: tuple(int(c) for c in i.split("."))  # noqa: E731
+    assert [as_ints(i) for i in sorted(ids, key=id_key)] == sorted(as_ints(i) for i in ids)
+    assert all((id_key(a) == id_key(b)) == (as_ints(a) == as_ints(b)) for a in ids for b in ids)
+
+
+def test_id_key_has_no_length_limit_and_rejects_non_numbers():
+    huge, bigger = "1." + "7" * 5000, "1.1" + "0" * 5000
+    assert sorted([bigger, "1.10", huge, "1.2"], key=id_key) == ["1.2", "1.10", huge, bigger]
+    assert id_key("1.\u0662") == id_key("1.2")  # Unicode decimals count like int() counts them
+    for bad in ("1.x", "1..2", "", "1.-2", "1.\u00b2"):
+        with pytest.raises(ValueError):
+            id_key(bad)
 
 
 # ------------------------------------------------------------------------------------------ fixture
