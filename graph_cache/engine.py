@@ -57,6 +57,7 @@ class BuildResult:
         self.dry_run = dry_run
         self.seconds = seconds
         self.mode = "full"  # "changes": a change-driven build visited only the dirty closure (dirty.py)
+        self.fingerprints: Mapping[str, str] = {}  # node id -> output fingerprint (no trace decoding)
         self._loader = loader
         self._damage = damage
 
@@ -471,6 +472,7 @@ class _Build:
         result = BuildResult(self.run_id, counts, self.decisions, self.traces, files, self.reset_warning,
                              self.dry_run, seconds, self.output, self.sched.specs(), self.damage_warning)
         result.mode = self.mode
+        result.fingerprints = self.fps
         return result
 
     def count_unvisited(self, planned: dirty.DirtyScheduler) -> None:

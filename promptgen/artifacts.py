@@ -78,15 +78,15 @@ def _groups(result, collected) -> dict[str, tuple[str, object]]:
     was last written to this folder (keys are node output fingerprints), or a file of it is missing."""
     import xxhash
 
-    traces = result.traces
+    fps = result.fingerprints
     groups: dict[str, tuple[str, object]] = {}
     for status in collected.statuses:
         feature = status["info"]["name"]
-        key = traces["status:" + feature].output_fp + traces["next:" + feature].output_fp
+        key = fps["status:" + feature] + fps["next:" + feature]
         groups[f"plans/{feature}"] = (key, lambda status=status, feature=feature: _plan_files(result, collected,
                                                                                              status, feature))
     diags = json.dumps(collected.diagnostics, sort_keys=True)
-    summary_key = traces["summary:workspace"].output_fp + xxhash.xxh3_128_hexdigest(diags.encode())
+    summary_key = fps["summary:workspace"] + xxhash.xxh3_128_hexdigest(diags.encode())
     groups["summary"] = (summary_key, lambda: _summary_files(result, collected))
     shape = "\n".join(f"{n}<{','.join(sorted(spec.deps))}" for n, spec in sorted(result.specs.items()))
     groups["graph"] = (xxhash.xxh3_128_hexdigest(shape.encode()), lambda: {"graph.json": graph_document(result)})
