@@ -122,17 +122,57 @@ class Section(NamedTuple):
 
 # ------------------------------------------------------------------------------------------- markdown
 
-_FENCE_LINE = re.compile(r"^[ \t]*(?:`{3,}|~{3,})", re.M)
-_HASH_LINE = re.compile(r"^ {0,3}#", re.M)
+def hash_lines(text: str) -> list[int]:
+    """0-based indices of the lines that start with at most 3 spaces and a `#` (`^ {0,3}#` in re.M terms).
+
+    Lines are those of `text.split("\\n")`. `str.find` jumps from `#` to `#` (a multiline regex anchored
+    with `^` would try a match at every character); newlines are counted only between hits.
+    """
+    out: list[int] = []
+    find, rfind, count = text.find, text.rfind, text.count
+    line = last = 0
+    pos = find("#")
+    while pos >= 0:
+        start = rfind("\n", 0, pos) + 1
+        if pos - start <= 3 and (pos == start or text.startswith(" " * (pos - start), start)):
+            line += count("\n", last, start)
+            last = start
+            out.append(line)
+        nl = find("\n", pos)  # any later `#` of this line comes after this one: not a candidate
+        if nl < 0:
+            break
+        pos = find("#", nl)
+    return out
 
 
-def _line_numbers(text: str, pattern: re.Pattern) -> list[int]:
-    """0-based indices of the lines where `pattern` (anchored with ^, re.M) matches."""
-    out, line, pos = [], 0, 0
-    for m in pattern.finditer(text):
-        start = m.start()
-        line += text.count("\n", pos, start)
-        pos = start
+def _marker_starts(text: str, marker: str) -> list[int]:
+    """Offsets of the line starts of the lines that begin with `[ \\t]*` + `marker`, ascending."""
+    out: list[int] = []
+    find, rfind = text.find, text.rfind
+    pos = find(marker)
+    while pos >= 0:
+        start = rfind("\n", 0, pos) + 1
+        if pos == start or not text[start:pos].strip(" \t"):
+            out.append(start)
+        nl = find("\n", pos)
+        if nl < 0:
+            break
+        pos = find(marker, nl)
+    return out
+
+
+def fence_lines(text: str) -> list[int]:
+    """0-based indices of the lines that can open or close a fence (`^[ \\t]*(?:`{3,}|~{3,})` in re.M terms)."""
+    starts = _marker_starts(text, "```")
+    tildes = _marker_starts(text, "~~~")
+    if tildes:
+        starts = sorted(set(starts).union(tildes))
+    out: list[int] = []
+    count = text.count
+    line = last = 0
+    for start in starts:
+        line += count("\n", last, start)
+        last = start
         out.append(line)
     return out
 
@@ -173,12 +213,13 @@ class Markdown:
 
     def __init__(self, text: str) -> None:
         self.lines = lines = text.split("\n")
-        if "```" in text or "~~~" in text:
-            self.fenced = fenced = fence_mask(lines, _line_numbers(text, _FENCE_LINE))
+        fences = fence_lines(text)
+        if fences:
+            self.fenced = fenced = fence_mask(lines, fences)
         else:
             self.fenced = fenced = [False] * len(lines)
         heads = []
-        for i in _line_numbers(text, _HASH_LINE):
+        for i in hash_lines(text):
             if not fenced[i]:
                 h = parse_heading(lines[i])
                 if h is not None:
