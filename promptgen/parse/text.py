@@ -13,7 +13,7 @@ import unicodedata
 from functools import lru_cache
 from typing import Callable, NamedTuple, Optional
 
-from promptgen.documents import Diagnostic, HeaderField
+from promptgen.documents import Diagnostic
 
 BOM = b"\xef\xbb\xbf"
 HEADER_MAX_LINES = 40
@@ -98,6 +98,15 @@ def parse_heading(line: str) -> Optional[tuple[int, str]]:
         if not bare or bare[-1] in " \t":
             text = bare.rstrip()
     return len(m.group(1)), text
+
+
+class HeaderField(NamedTuple):
+    """A `**Field**: value` line of a header block (`line` is 1-based). A plain tuple: header fields
+    never leave the parser, so they need no validated model."""
+
+    name: str
+    value: str
+    line: int
 
 
 class Heading(NamedTuple):
@@ -209,7 +218,7 @@ def fence_mask(lines: list[str], candidates: Optional[list[int]] = None) -> list
 class Markdown:
     """A decoded document split into lines, with fences, headings and header fields resolved once."""
 
-    __slots__ = ("lines", "fenced", "headings", "_fields", "_ends")
+    __slots__ = ("lines", "fenced", "headings", "_fields", "_folded", "_ends", "_sections")
 
     def __init__(self, text: str) -> None:
         self.lines = lines = text.split("\n")
@@ -226,7 +235,9 @@ class Markdown:
                     heads.append(Heading(i, h[0], h[1]))
         self.headings: list[Heading] = heads
         self._fields: Optional[list[HeaderField]] = None
+        self._folded: list[str] = []  # casefolded names of `_fields`
         self._ends: Optional[list[int]] = None
+        self._sections: dict[int, list[Section]] = {}
 
     def title(self) -> Optional[str]:
         """Text of the first level-1 heading (without the `# `), or None."""
@@ -238,43 +249,59 @@ class Markdown:
     def header_fields(self) -> list[HeaderField]:
         """`**Field**: value` lines before the first heading of level >= 2, within the first 40 lines."""
         if self._fields is None:
-            stop = min(len(self.lines), HEADER_MAX_LINES)
+            lines, fenced = self.lines, self.fenced
+            stop = min(len(lines), HEADER_MAX_LINES)
             for h in self.headings:
                 if h.level >= 2:
                     stop = min(stop, h.index)
                     break
             out = []
+            match = _FIELD.match
             for i in range(stop):
-                line = self.lines[i]
-                if "**" in line and not self.fenced[i]:
-                    m = _FIELD.match(line)
+                line = lines[i]
+                if "**" in line and not fenced[i]:
+                    m = match(line)
                     if m:
-                        out.append(HeaderField(name=m.group("name").strip(), value=m.group("value").strip(), line=i + 1))
+                        out.append(HeaderField(m.group("name").strip(), m.group("value").strip(), i + 1))
             self._fields = out
+            self._folded = [f.name.casefold() for f in out]
         return self._fields
+
+    def fields_named(self, folded_names) -> list[HeaderField]:
+        """Header fields whose case-folded name is in `folded_names` (names given case-folded), in order."""
+        fields = self.header_fields()
+        return [fields[k] for k, name in enumerate(self._folded) if name in folded_names]
 
     def field(self, *names: str) -> Optional[HeaderField]:
         """First header field whose name (case-insensitive) is one of `names`."""
-        wanted = {n.casefold() for n in names}
-        for f in self.header_fields():
-            if f.name.casefold() in wanted:
-                return f
+        fields = self.header_fields()
+        if len(names) == 1:
+            wanted = names[0].casefold()
+            for k, name in enumerate(self._folded):
+                if name == wanted:
+                    return fields[k]
+            return None
+        folded = {n.casefold() for n in names}
+        for k, name in enumerate(self._folded):
+            if name in folded:
+                return fields[k]
         return None
+
+    def level_sections(self, level: int = 2) -> list[Section]:
+        """Every section whose heading has `level`, in file order (computed once per level)."""
+        found = self._sections.get(level)
+        if found is None:
+            found = [Section(h.index, self.section_end(k), h.level, h.text, h.norm)
+                     for k, h in enumerate(self.headings) if h.level == level]
+            self._sections[level] = found
+        return found
 
     def sections(self, pred: Callable[[str], bool], level: int = 2) -> list[Section]:
         """Sections whose heading has `level` and whose normalised text satisfies `pred`, in file order.
 
         A section runs to the next heading of the same or a higher level (so `###` belong to a `##`).
         """
-        out = []
-        heads = self.headings
-        for k, h in enumerate(heads):
-            if h.level != level:
-                continue
-            norm = h.norm
-            if pred(norm):
-                out.append(Section(h.index, self.section_end(k), h.level, h.text, norm))
-        return out
+        return [sec for sec in self.level_sections(level) if pred(sec.norm)]
 
     def section_end(self, k: int) -> int:
         """End (exclusive line index) of the section opened by `self.headings[k]`."""
@@ -289,8 +316,10 @@ class Markdown:
         return self._ends[k]
 
     def first_section(self, pred: Callable[[str], bool], level: int = 2) -> Optional[Section]:
-        found = self.sections(pred, level)
-        return found[0] if found else None
+        for sec in self.level_sections(level):
+            if pred(sec.norm):
+                return sec
+        return None
 
     def excerpt(self, start: int, end: int, cap: int) -> str:
         """Lines `start:end` without trailing blank / `---` lines, at most `cap` lines."""
