@@ -228,11 +228,18 @@ class Markdown:
         else:
             self.fenced = fenced = [False] * len(lines)
         heads = []
-        for i in hash_lines(text):
+        match = _HEADING.match
+        for i in hash_lines(text):  # `parse_heading` inlined: these lines have a `#` in their first 4 chars
             if not fenced[i]:
-                h = parse_heading(lines[i])
-                if h is not None:
-                    heads.append(Heading(i, h[0], h[1]))
+                m = match(lines[i].rstrip())
+                if m is not None:
+                    title = m.group(2)
+                    title = title.strip() if title else ""
+                    if title.endswith("#"):  # optional closing sequence: ` ###`
+                        bare = title.rstrip("#")
+                        if not bare or bare[-1] in " \t":
+                            title = bare.rstrip()
+                    heads.append(Heading(i, len(m.group(1)), title))
         self.headings: list[Heading] = heads
         self._fields: Optional[list[HeaderField]] = None
         self._folded: list[str] = []  # casefolded names of `_fields`
@@ -337,6 +344,6 @@ def clip(lines: list[str]) -> str:
     a, b = 0, len(lines)
     while a < b and not lines[a].strip():
         a += 1
-    while b > a and (not lines[b - 1].strip() or lines[b - 1].strip() in ("---", "***", "___")):
+    while b > a and lines[b - 1].strip() in ("", "---", "***", "___"):
         b -= 1
-    return "\n".join(line.rstrip() for line in lines[a:b])
+    return "\n".join(map(str.rstrip, lines[a:b]))
