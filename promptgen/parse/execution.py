@@ -47,7 +47,7 @@ def _section_of(sections: list[Section], starts: list[int], index: int) -> Optio
 def effective_status(md: Markdown, path: str):
     """R-STATUS-2 -> (header value, effective status, deciding 1-based line, closing section, diagnostics)."""
     header = md.field("Status")
-    level2 = md.sections(lambda norm: True)
+    level2 = md.level_sections(2)
     starts = [sec.start for sec in level2]
     lines = _status_lines(md)
     finals = [x for x in lines if x[1]]

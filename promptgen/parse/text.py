@@ -173,9 +173,10 @@ def _marker_starts(text: str, marker: str) -> list[int]:
 def fence_lines(text: str) -> list[int]:
     """0-based indices of the lines that can open or close a fence (`^[ \\t]*(?:`{3,}|~{3,})` in re.M terms)."""
     starts = _marker_starts(text, "```")
-    tildes = _marker_starts(text, "~~~")
-    if tildes:
-        starts = sorted(set(starts).union(tildes))
+    if "~" in text:  # a one-character test is several times faster than a scan for "~~~"
+        tildes = _marker_starts(text, "~~~")
+        if tildes:
+            starts = sorted(set(starts).union(tildes))
     out: list[int] = []
     count = text.count
     line = last = 0
