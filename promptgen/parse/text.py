@@ -216,6 +216,20 @@ def fence_mask(lines: list[str], candidates: Optional[list[int]] = None) -> list
     return mask
 
 
+_new = tuple.__new__  # builds a NamedTuple without its Python-level `__new__`
+
+
+def _match_field(line: str) -> Optional[tuple[str, str]]:
+    """(name, value) of a `**Field**: value` line, both stripped, else None."""
+    m = _FIELD.match(line)
+    return (m.group("name").strip(), m.group("value").strip()) if m else None
+
+
+# Header lines repeat a lot across a workspace (`**Type**: EXECUTION_TASK`, the status lines, a plan's
+# parent references): memoised, most of them skip the regex (its lazy name part is the costly bit).
+_field_of = lru_cache(maxsize=8192)(_match_field)
+
+
 class Markdown:
     """A decoded document split into lines, with fences, headings and header fields resolved once."""
 
@@ -240,7 +254,7 @@ class Markdown:
                         bare = title.rstrip("#")
                         if not bare or bare[-1] in " \t":
                             title = bare.rstrip()
-                    heads.append(Heading(i, len(m.group(1)), title))
+                    heads.append(_new(Heading, (i, len(m.group(1)), title)))
         self.headings: list[Heading] = heads
         self._fields: Optional[list[HeaderField]] = None
         self._folded: list[str] = []  # casefolded names of `_fields`
@@ -264,13 +278,12 @@ class Markdown:
                     stop = min(stop, h.index)
                     break
             out = []
-            match = _FIELD.match
             for i in range(stop):
                 line = lines[i]
                 if "**" in line and not fenced[i]:
-                    m = match(line)
-                    if m:
-                        out.append(HeaderField(m.group("name").strip(), m.group("value").strip(), i + 1))
+                    nv = _field_of(line) if len(line) <= 300 else _match_field(line)
+                    if nv is not None:
+                        out.append(_new(HeaderField, (nv[0], nv[1], i + 1)))
             self._fields = out
             self._folded = [f.name.casefold() for f in out]
         return self._fields
@@ -299,7 +312,8 @@ class Markdown:
         """Every section whose heading has `level`, in file order (computed once per level)."""
         found = self._sections.get(level)
         if found is None:
-            found = [Section(h.index, self.section_end(k), h.level, h.text, h.norm)
+            ends = self._section_ends()
+            found = [_new(Section, (h.index, ends[k], level, h.text, norm_heading(h.text)))
                      for k, h in enumerate(self.headings) if h.level == level]
             self._sections[level] = found
         return found
@@ -313,15 +327,19 @@ class Markdown:
 
     def section_end(self, k: int) -> int:
         """End (exclusive line index) of the section opened by `self.headings[k]`."""
+        return (self._ends or self._section_ends())[k]
+
+    def _section_ends(self) -> list[int]:
         if self._ends is None:
-            ends = [len(self.lines)] * len(self.headings)
+            heads = self.headings
+            ends = [len(self.lines)] * len(heads)
             open_: list[int] = []  # stack of heading numbers, levels strictly increasing
-            for j, h in enumerate(self.headings):
-                while open_ and self.headings[open_[-1]].level >= h.level:
+            for j, h in enumerate(heads):
+                while open_ and heads[open_[-1]].level >= h.level:
                     ends[open_.pop()] = h.index
                 open_.append(j)
             self._ends = ends
-        return self._ends[k]
+        return self._ends
 
     def first_section(self, pred: Callable[[str], bool], level: int = 2) -> Optional[Section]:
         for sec in self.level_sections(level):

@@ -70,3 +70,27 @@ def test_markdown_headings_and_fences_match_full_scan(text):
 def test_line_indices_examples(text, hashes, fences):
     assert hash_lines(text) == hashes
     assert fence_lines(text) == fences
+
+
+FIELD_PIECES = ["**", "*", ":", " ", "\t", "- ", "* ", "Status", "Type", "a:b", "\u2705", "x" * 290, "\n", "## H",
+                "```", "**Status**: done", "**Name:** v", "**A** : v"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(FIELD_PIECES), max_size=30).map("".join))
+def test_header_fields_match_uncached_regex(text):
+    from promptgen.parse.text import _FIELD, HEADER_MAX_LINES
+
+    md = Markdown(text)
+    stop = min(len(md.lines), HEADER_MAX_LINES)
+    for h in md.headings:
+        if h.level >= 2:
+            stop = min(stop, h.index)
+            break
+    expected = []
+    for i in range(stop):
+        m = None if md.fenced[i] else _FIELD.match(md.lines[i])
+        if m:
+            expected.append((m.group("name").strip(), m.group("value").strip(), i + 1))
+    assert [tuple(f) for f in md.header_fields()] == expected
+    assert [tuple(f) for f in Markdown(text).header_fields()] == expected  # second time: from the cache
