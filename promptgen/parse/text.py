@@ -131,22 +131,18 @@ class Section(NamedTuple):
 
 # ------------------------------------------------------------------------------------------- markdown
 
-def hash_lines(text: str) -> list[int]:
-    """0-based indices of the lines that start with at most 3 spaces and a `#` (`^ {0,3}#` in re.M terms).
+def _hash_starts(text: str) -> list[int]:
+    """Offsets of the line starts of the lines that start with at most 3 spaces and a `#`, ascending.
 
-    Lines are those of `text.split("\\n")`. `str.find` jumps from `#` to `#` (a multiline regex anchored
-    with `^` would try a match at every character); newlines are counted only between hits.
-    """
+    `str.find` jumps from `#` to `#` (a multiline regex anchored with `^` would try a match at every
+    character)."""
     out: list[int] = []
-    find, rfind, count = text.find, text.rfind, text.count
-    line = last = 0
+    find, rfind = text.find, text.rfind
     pos = find("#")
     while pos >= 0:
         start = rfind("\n", 0, pos) + 1
         if pos - start <= 3 and (pos == start or text.startswith(" " * (pos - start), start)):
-            line += count("\n", last, start)
-            last = start
-            out.append(line)
+            out.append(start)
         nl = find("\n", pos)  # any later `#` of this line comes after this one: not a candidate
         if nl < 0:
             break
@@ -170,13 +166,17 @@ def _marker_starts(text: str, marker: str) -> list[int]:
     return out
 
 
-def fence_lines(text: str) -> list[int]:
-    """0-based indices of the lines that can open or close a fence (`^[ \\t]*(?:`{3,}|~{3,})` in re.M terms)."""
+def _fence_starts(text: str) -> list[int]:
     starts = _marker_starts(text, "```")
     if "~" in text:  # a one-character test is several times faster than a scan for "~~~"
         tildes = _marker_starts(text, "~~~")
         if tildes:
             starts = sorted(set(starts).union(tildes))
+    return starts
+
+
+def _line_numbers(text: str, starts: list[int]) -> list[int]:
+    """0-based line indices of ascending line-start offsets (newlines counted between them only)."""
     out: list[int] = []
     count = text.count
     line = last = 0
@@ -185,6 +185,30 @@ def fence_lines(text: str) -> list[int]:
         last = start
         out.append(line)
     return out
+
+
+def candidate_lines(text: str) -> tuple[list[int], list[int]]:
+    """`(hash_lines(text), fence_lines(text))` with one newline count for both."""
+    hashes, fences = _hash_starts(text), _fence_starts(text)
+    if not fences:
+        return _line_numbers(text, hashes), []
+    if not hashes:
+        return [], _line_numbers(text, fences)
+    merged = sorted(hashes + fences)  # disjoint: a line starts with `#` or with a fence marker
+    index = dict(zip(merged, _line_numbers(text, merged)))
+    return [index[o] for o in hashes], [index[o] for o in fences]
+
+
+def hash_lines(text: str) -> list[int]:
+    """0-based indices of the lines that start with at most 3 spaces and a `#` (`^ {0,3}#` in re.M terms).
+
+    Lines are those of `text.split("\\n")`."""
+    return _line_numbers(text, _hash_starts(text))
+
+
+def fence_lines(text: str) -> list[int]:
+    """0-based indices of the lines that can open or close a fence (`^[ \\t]*(?:`{3,}|~{3,})` in re.M terms)."""
+    return _line_numbers(text, _fence_starts(text))
 
 
 def fence_mask(lines: list[str], candidates: Optional[list[int]] = None) -> list[bool]:
@@ -237,14 +261,14 @@ class Markdown:
 
     def __init__(self, text: str) -> None:
         self.lines = lines = text.split("\n")
-        fences = fence_lines(text)
+        hashes, fences = candidate_lines(text)
         if fences:
             self.fenced = fenced = fence_mask(lines, fences)
         else:
             self.fenced = fenced = [False] * len(lines)
         heads = []
         match = _HEADING.match
-        for i in hash_lines(text):  # `parse_heading` inlined: these lines have a `#` in their first 4 chars
+        for i in hashes:  # `parse_heading` inlined: these lines have a `#` in their first 4 chars
             if not fenced[i]:
                 m = match(lines[i].rstrip())
                 if m is not None:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptgen.parse.text import Markdown, fence_lines, fence_mask, hash_lines, parse_heading
+from promptgen.parse.text import Markdown, candidate_lines, fence_lines, fence_mask, hash_lines, parse_heading
 
 _HASH = re.compile(r" {0,3}#")
 _FENCE = re.compile(r"[ \t]*(?:`{3,}|~{3,})")
@@ -48,6 +48,7 @@ texts = st.one_of(
 def test_line_indices_match_naive_reference(text):
     assert hash_lines(text) == naive_hash_lines(text)
     assert fence_lines(text) == naive_fence_lines(text)
+    assert candidate_lines(text) == (naive_hash_lines(text), naive_fence_lines(text))
 
 
 @settings(max_examples=300, deadline=None)
