@@ -223,6 +223,7 @@ class _Build:
             else:
                 users.pop(key, None)
                 self.data.pop(key, None)
+                self.decoded.pop(key, None)
                 if self.content is not None:
                     self.content.pop(key, None)
 

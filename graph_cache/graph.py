@@ -5,7 +5,7 @@ Edges go from a node to the nodes that use it: `dep` edges (dependent reads its 
 """
 from __future__ import annotations
 
-import json
+from json.encoder import encode_basestring_ascii as _encode_str
 from typing import Any, Mapping
 
 from .model import Trace
@@ -13,17 +13,39 @@ from .model import Trace
 _NODE = "node:"
 
 
-def edges(traces: Mapping[str, Trace]) -> dict[tuple[str, str], dict[str, bool]]:
-    """{(source, target): {"dep": bool, "child": bool}}, deterministic order."""
-    out: dict[tuple[str, str], dict[str, bool]] = {}
-    for nid in sorted(traces):
-        t = traces[nid]
+def _edge_list(traces: Mapping[str, Trace]) -> list[tuple[str, str, bool, bool]]:
+    """`(source, target, dep, child)` sorted by (source, target).
+
+    Grouped by source so that only strings are sorted (sorting (source, target) tuples compares them
+    through the generic tuple comparison, several times slower on large graphs).
+    """
+    succ: dict[str, dict[str, int]] = {}  # source -> target -> 1 (dep) | 2 (child)
+    for nid, t in traces.items():
         for key, _ in t.inputs:
             if key.startswith(_NODE):
-                out.setdefault((key[len(_NODE):], nid), {"dep": False, "child": False})["dep"] = True
-        for c in t.children:
-            out.setdefault((nid, c.id), {"dep": False, "child": False})["child"] = True
-    return dict(sorted(out.items()))
+                src = key[len(_NODE):]
+                d = succ.get(src)
+                if d is None:
+                    d = succ[src] = {}
+                d[nid] = d.get(nid, 0) | 1
+        if t.children:
+            d = succ.get(nid)
+            if d is None:
+                d = succ[nid] = {}
+            for c in t.children:
+                d[c.id] = d.get(c.id, 0) | 2
+    out = []
+    for a in sorted(succ):
+        d = succ[a]
+        for b in sorted(d):
+            bits = d[b]
+            out.append((a, b, bits & 1 == 1, bits & 2 == 2))
+    return out
+
+
+def edges(traces: Mapping[str, Trace]) -> dict[tuple[str, str], dict[str, bool]]:
+    """{(source, target): {"dep": bool, "child": bool}}, deterministic order."""
+    return {(a, b): {"dep": dep, "child": child} for a, b, dep, child in _edge_list(traces)}
 
 
 def to_networkx(traces: Mapping[str, Trace]) -> Any:
@@ -91,13 +113,39 @@ def to_mermaid(traces: Mapping[str, Trace]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_json(traces: Mapping[str, Trace]) -> str:
-    """networkx node-link JSON (`links` key), readable with nx.node_link_graph(data, edges="links")."""
-    data = {
+def _json_document(traces: Mapping[str, Trace]) -> dict:
+    """The node-link document that `to_json` prints (reference layout; `to_json` writes it directly)."""
+    return {
         "directed": True,
         "multigraph": False,
         "graph": {},
         "nodes": [{"id": nid, "type": typ} for nid, typ in _nodes(traces)],
         "links": [{"source": a, "target": b, **attrs} for (a, b), attrs in edges(traces).items()],
     }
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+def to_json(traces: Mapping[str, Trace]) -> str:
+    """networkx node-link JSON (`links` key), readable with nx.node_link_graph(data, edges="links").
+
+    Byte for byte `json.dumps(_json_document(traces), indent=2, sort_keys=True) + "\\n"`, written
+    directly: `indent` makes `json` use its pure-Python encoder, several times slower on large graphs.
+    Only the strings go through the (C) string encoder.
+    """
+    links = _edge_list(traces)
+    ids = set(traces)
+    for a, b, _dep, _child in links:
+        ids.add(a)
+        ids.add(b)
+    q = _encode_str
+    flag = ("false", "true")
+    nodes = [f'    {{\n      "id": {q(n)},\n      "type": {q(traces[n].type if n in traces else "")}\n    }}'
+             for n in sorted(ids)]
+    edges_ = [f'    {{\n      "child": {flag[child]},\n      "dep": {flag[dep]},\n'
+              f'      "source": {q(a)},\n      "target": {q(b)}\n    }}' for a, b, dep, child in links]
+    return "".join((
+        '{\n  "directed": true,\n  "graph": {},\n  "links": ',
+        "[\n" + ",\n".join(edges_) + "\n  ]" if edges_ else "[]",
+        ',\n  "multigraph": false,\n  "nodes": ',
+        "[\n" + ",\n".join(nodes) + "\n  ]" if nodes else "[]",
+        "\n}\n",
+    ))

@@ -23,7 +23,10 @@ def artifacts_dir(cfg: Config, out_dir: str | None) -> str:
 
 
 def _dumps(obj) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+    """`json.dumps(obj, ensure_ascii=False, indent=2) + "\\n"`, byte for byte (without the slow encoder)."""
+    from promptgen.jsonfmt import dumps_indent2
+
+    return dumps_indent2(obj) + "\n"
 
 
 def write_if_changed(path: str, text: str) -> bool:

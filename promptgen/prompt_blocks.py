@@ -95,8 +95,8 @@ def fence(text: str, info: str = "markdown") -> str:
     body = text.strip("\n")
     if not body.strip():
         return "_(empty)_"
-    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
-    marks = "`" * max(3, longest + 1)
+    # longer than any backtick run, at least 3: only a run of 3 or more makes it longer than 3
+    marks = "`" * (max(len(m) for m in re.findall(r"`+", body)) + 1) if "```" in body else "```"
     return f"{marks}{info}\n{body}\n{marks}"
 
 

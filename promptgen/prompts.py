@@ -16,7 +16,6 @@ Public API:
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -171,13 +170,58 @@ class _Ctx:
 
 def _render(name: str, mapping: dict[str, str], template: Optional[str]) -> str:
     text = template if template is not None else template_text(name)
-    out = Template(text).substitute(mapping)
-    return _finish(out)
+    return _finish(_substitute(text, mapping))
+
+
+_COMPILED: dict[str, Optional[tuple[str, ...]]] = {}
+
+
+def _compile(text: str) -> Optional[tuple[str, ...]]:
+    """`string.Template` text split into (literal, key, literal, ..., literal); None when it holds an
+    invalid placeholder (then `Template.substitute` itself runs, for its exact error)."""
+    pieces: list[str] = []
+    literal: list[str] = []
+    pos = 0
+    for m in Template.pattern.finditer(text):
+        literal.append(text[pos:m.start()])
+        pos = m.end()
+        key = m.group("named") or m.group("braced")
+        if key is not None:
+            pieces.append("".join(literal))
+            pieces.append(key)
+            literal = []
+        elif m.group("escaped") is not None:
+            literal.append(Template.delimiter)
+        else:
+            return None
+    literal.append(text[pos:])
+    pieces.append("".join(literal))
+    return tuple(pieces)
+
+
+def _substitute(text: str, mapping: dict[str, str]) -> str:
+    """`Template(text).substitute(mapping)`, with the template parsed once per text."""
+    try:
+        pieces = _COMPILED[text]
+    except KeyError:
+        pieces = _compile(text)
+        if len(_COMPILED) < 64:
+            _COMPILED[text] = pieces
+    if pieces is None:
+        return Template(text).substitute(mapping)
+    out = [pieces[0]]
+    for i in range(1, len(pieces), 2):
+        out.append(str(mapping[pieces[i]]))
+        out.append(pieces[i + 1])
+    return "".join(out)
 
 
 def _finish(text: str) -> str:
-    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    out = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    out = "\n".join(map(str.rstrip, text.split("\n")))
+    while "\n\n\n" in out:  # every run of 3+ newlines becomes 2 (as re.sub(r"\n{3,}", "\n\n"))
+        out = out.replace("\n\n\n", "\n\n")
     return out.strip("\n") + "\n"
 
 

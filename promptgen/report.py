@@ -27,16 +27,24 @@ def sort_diags(diags: list[dict]) -> list[dict]:
     return out
 
 
+def _achievement(a: dict) -> dict:
+    """One achievement of a plan entry: these keys, in this order (missing ones null)."""
+    get = a.get
+    return {"id": get("id"), "title": get("title"), "state": get("state"), "action": get("action"),
+            "target": get("target"), "subplan": get("subplan"), "executions": get("executions"),
+            "feedback": get("feedback"), "code": get("code")}
+
+
 def plan_entry(status: dict) -> dict:
     """One plan of `status --json` from a PlanStatus output."""
     info = status["info"]
-    achs = [{k: a.get(k) for k in ("id", "title", "state", "action", "target", "subplan", "executions",
-                                   "feedback", "code")} for a in status["achievements"]]
-    approved = sum(1 for a in achs if a["state"] == "approved")
-    skipped = sum(1 for a in achs if a["state"] == "skipped")
+    achs = [_achievement(a) for a in status["achievements"]]
     counts: dict[str, int] = {}
     for a in achs:
-        counts[a["state"]] = counts.get(a["state"], 0) + 1
+        state = a["state"]
+        counts[state] = counts.get(state, 0) + 1
+    approved = counts.get("approved", 0)
+    skipped = counts.get("skipped", 0)
     return {
         "name": info["name"],
         "path": info["plan_file"],

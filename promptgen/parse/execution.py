@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from functools import lru_cache
 from typing import Optional
 
 from promptgen.documents import ExecutionDoc
@@ -26,14 +27,24 @@ def _closing_kind(norm: str) -> bool:
     return "complet" in norm or "final" in norm
 
 
+def _match_status(line: str) -> Optional[tuple[bool, str]]:
+    m = _STATUS_LINE.match(line)
+    return (m.group("name")[0] in "fF", m.group("value").strip()) if m else None
+
+
+_status_of = lru_cache(maxsize=4096)(_match_status)  # status lines repeat across a workspace
+
+
 def _status_lines(md: Markdown) -> list[tuple[int, bool, str]]:
     """Every `**Status**:` / `**Final Status**:` line outside fences: (index, is_final, value)."""
     out = []
-    for i, line in enumerate(md.lines):
-        if "tatus" in line and "**" in line and not md.fenced[i]:
-            m = _STATUS_LINE.match(line)
-            if m:
-                out.append((i, m.group("name")[0] in "fF", m.group("value").strip()))
+    lines, fenced = md.lines, md.fenced
+    for i in [i for i, line in enumerate(lines) if "tatus" in line]:
+        line = lines[i]
+        if "**" in line and not fenced[i]:
+            found = _status_of(line) if len(line) <= 300 else _match_status(line)
+            if found is not None:
+                out.append((i, found[0], found[1]))
     return out
 
 
@@ -48,7 +59,7 @@ def _section_of(sections: list[Section], starts: list[int], index: int) -> Optio
 def effective_status(md: Markdown, path: str):
     """R-STATUS-2 -> (header value, effective status, deciding 1-based line, closing section, diagnostics)."""
     header = md.field("Status")
-    level2 = md.sections(lambda norm: True)
+    level2 = md.level_sections(2)
     starts = [sec.start for sec in level2]
     lines = _status_lines(md)
     finals = [x for x in lines if x[1]]

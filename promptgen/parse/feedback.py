@@ -20,11 +20,10 @@ DATE_FIELDS = frozenset({"review date", "date", "resolution date", "approved"})
 
 def feedback_date(md: Markdown) -> Optional[str]:
     """R-FEEDBACK-DATE: first ISO date in a `Review Date` / `Date` / `Resolution Date` / `Approved` field."""
-    for f in md.header_fields():
-        if f.name.casefold() in DATE_FIELDS:
-            found = iso_date(f.value)
-            if found:
-                return found
+    for f in md.fields_named(DATE_FIELDS):
+        found = iso_date(f.value)
+        if found:
+            return found
     return None
 
 

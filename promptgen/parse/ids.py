@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Optional
 
 ID = r"\d+(?:\.\d+)+"
@@ -51,6 +52,12 @@ def classify_status(value: Optional[str]) -> str:
     """R-STATUS-1: `complete`, `blocked`, `abandoned` or `open` for a free-text status value."""
     if not value:
         return "open"
+    if len(value) > 200:
+        return _classify(value)
+    return _classify_cached(value)  # a workspace repeats a few dozen status values
+
+
+def _classify(value: str) -> str:
     word = status_word(value)
     if word in COMPLETE_WORDS:
         return "complete"
@@ -59,6 +66,9 @@ def classify_status(value: Optional[str]) -> str:
     if word in ABANDONED_WORDS:
         return "abandoned"
     return "open"
+
+
+_classify_cached = lru_cache(maxsize=2048)(_classify)
 
 
 def iso_date(value: str) -> Optional[str]:

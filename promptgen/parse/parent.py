@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import re
 
-from promptgen.documents import Diagnostic, HeaderField
+from promptgen.documents import Diagnostic
 from promptgen.usertext import clip, quote
 
 from .common import diag
-from .text import Markdown
+from .text import HeaderField, Markdown
 
 SUBPLAN_PARENT_FIELDS = ("mother plan", "parent plan", "plan")
 EXECUTION_PARENT_FIELDS = ("subplan", "parent subplan")
@@ -53,7 +53,7 @@ def _check(path: str, fields: list[HeaderField], wanted: str, accept, what: str)
 
 def subplan_parent(md: Markdown, path: str, feature: str) -> list[Diagnostic]:
     """SUBPLAN: a `Mother Plan` / `Parent PLAN` / `PLAN` (or `Plan`) value contains `PLAN_<F>.md` or equals F."""
-    fields = [f for f in md.header_fields() if f.name.casefold() in SUBPLAN_PARENT_FIELDS]
+    fields = md.fields_named(SUBPLAN_PARENT_FIELDS)
 
     def names_plan(value: str) -> bool:
         return any(m.group(1) == feature for m in _PLAN_REF.finditer(value))
@@ -64,7 +64,7 @@ def subplan_parent(md: Markdown, path: str, feature: str) -> list[Diagnostic]:
 
 def execution_parent(md: Markdown, path: str, feature: str, code: str) -> list[Diagnostic]:
     """EXECUTION_TASK: a `Subplan` / `SUBPLAN` / `Parent SUBPLAN` value contains `SUBPLAN_<F>_<NN>` (no digit after)."""
-    fields = [f for f in md.header_fields() if f.name.casefold() in EXECUTION_PARENT_FIELDS]
+    fields = md.fields_named(EXECUTION_PARENT_FIELDS)
 
     def names_subplan(value: str) -> bool:
         return any(m.group(1) == feature and m.group(2) == code for m in _SUBPLAN_REF.finditer(value))

@@ -13,7 +13,7 @@ import unicodedata
 from functools import lru_cache
 from typing import Callable, NamedTuple, Optional
 
-from promptgen.documents import Diagnostic, HeaderField
+from promptgen.documents import Diagnostic
 
 BOM = b"\xef\xbb\xbf"
 HEADER_MAX_LINES = 40
@@ -100,6 +100,15 @@ def parse_heading(line: str) -> Optional[tuple[int, str]]:
     return len(m.group(1)), text
 
 
+class HeaderField(NamedTuple):
+    """A `**Field**: value` line of a header block (`line` is 1-based). A plain tuple: header fields
+    never leave the parser, so they need no validated model."""
+
+    name: str
+    value: str
+    line: int
+
+
 class Heading(NamedTuple):
     index: int  # 0-based line index
     level: int
@@ -122,19 +131,84 @@ class Section(NamedTuple):
 
 # ------------------------------------------------------------------------------------------- markdown
 
-_FENCE_LINE = re.compile(r"^[ \t]*(?:`{3,}|~{3,})", re.M)
-_HASH_LINE = re.compile(r"^ {0,3}#", re.M)
+def _hash_starts(text: str) -> list[int]:
+    """Offsets of the line starts of the lines that start with at most 3 spaces and a `#`, ascending.
+
+    `str.find` jumps from `#` to `#` (a multiline regex anchored with `^` would try a match at every
+    character)."""
+    out: list[int] = []
+    find, rfind = text.find, text.rfind
+    pos = find("#")
+    while pos >= 0:
+        start = rfind("\n", 0, pos) + 1
+        if pos - start <= 3 and (pos == start or text.startswith(" " * (pos - start), start)):
+            out.append(start)
+        nl = find("\n", pos)  # any later `#` of this line comes after this one: not a candidate
+        if nl < 0:
+            break
+        pos = find("#", nl)
+    return out
 
 
-def _line_numbers(text: str, pattern: re.Pattern) -> list[int]:
-    """0-based indices of the lines where `pattern` (anchored with ^, re.M) matches."""
-    out, line, pos = [], 0, 0
-    for m in pattern.finditer(text):
-        start = m.start()
-        line += text.count("\n", pos, start)
-        pos = start
+def _marker_starts(text: str, marker: str) -> list[int]:
+    """Offsets of the line starts of the lines that begin with `[ \\t]*` + `marker`, ascending."""
+    out: list[int] = []
+    find, rfind = text.find, text.rfind
+    pos = find(marker)
+    while pos >= 0:
+        start = rfind("\n", 0, pos) + 1
+        if pos == start or not text[start:pos].strip(" \t"):
+            out.append(start)
+        nl = find("\n", pos)
+        if nl < 0:
+            break
+        pos = find(marker, nl)
+    return out
+
+
+def _fence_starts(text: str) -> list[int]:
+    starts = _marker_starts(text, "```")
+    if "~" in text:  # a one-character test is several times faster than a scan for "~~~"
+        tildes = _marker_starts(text, "~~~")
+        if tildes:
+            starts = sorted(set(starts).union(tildes))
+    return starts
+
+
+def _line_numbers(text: str, starts: list[int]) -> list[int]:
+    """0-based line indices of ascending line-start offsets (newlines counted between them only)."""
+    out: list[int] = []
+    count = text.count
+    line = last = 0
+    for start in starts:
+        line += count("\n", last, start)
+        last = start
         out.append(line)
     return out
+
+
+def candidate_lines(text: str) -> tuple[list[int], list[int]]:
+    """`(hash_lines(text), fence_lines(text))` with one newline count for both."""
+    hashes, fences = _hash_starts(text), _fence_starts(text)
+    if not fences:
+        return _line_numbers(text, hashes), []
+    if not hashes:
+        return [], _line_numbers(text, fences)
+    merged = sorted(hashes + fences)  # disjoint: a line starts with `#` or with a fence marker
+    index = dict(zip(merged, _line_numbers(text, merged)))
+    return [index[o] for o in hashes], [index[o] for o in fences]
+
+
+def hash_lines(text: str) -> list[int]:
+    """0-based indices of the lines that start with at most 3 spaces and a `#` (`^ {0,3}#` in re.M terms).
+
+    Lines are those of `text.split("\\n")`."""
+    return _line_numbers(text, _hash_starts(text))
+
+
+def fence_lines(text: str) -> list[int]:
+    """0-based indices of the lines that can open or close a fence (`^[ \\t]*(?:`{3,}|~{3,})` in re.M terms)."""
+    return _line_numbers(text, _fence_starts(text))
 
 
 def fence_mask(lines: list[str], candidates: Optional[list[int]] = None) -> list[bool]:
@@ -166,26 +240,50 @@ def fence_mask(lines: list[str], candidates: Optional[list[int]] = None) -> list
     return mask
 
 
+_new = tuple.__new__  # builds a NamedTuple without its Python-level `__new__`
+
+
+def _match_field(line: str) -> Optional[tuple[str, str]]:
+    """(name, value) of a `**Field**: value` line, both stripped, else None."""
+    m = _FIELD.match(line)
+    return (m.group("name").strip(), m.group("value").strip()) if m else None
+
+
+# Header lines repeat a lot across a workspace (`**Type**: EXECUTION_TASK`, the status lines, a plan's
+# parent references): memoised, most of them skip the regex (its lazy name part is the costly bit).
+_field_of = lru_cache(maxsize=8192)(_match_field)
+
+
 class Markdown:
     """A decoded document split into lines, with fences, headings and header fields resolved once."""
 
-    __slots__ = ("lines", "fenced", "headings", "_fields", "_ends")
+    __slots__ = ("lines", "fenced", "headings", "_fields", "_folded", "_ends", "_sections")
 
     def __init__(self, text: str) -> None:
         self.lines = lines = text.split("\n")
-        if "```" in text or "~~~" in text:
-            self.fenced = fenced = fence_mask(lines, _line_numbers(text, _FENCE_LINE))
+        hashes, fences = candidate_lines(text)
+        if fences:
+            self.fenced = fenced = fence_mask(lines, fences)
         else:
             self.fenced = fenced = [False] * len(lines)
         heads = []
-        for i in _line_numbers(text, _HASH_LINE):
+        match = _HEADING.match
+        for i in hashes:  # `parse_heading` inlined: these lines have a `#` in their first 4 chars
             if not fenced[i]:
-                h = parse_heading(lines[i])
-                if h is not None:
-                    heads.append(Heading(i, h[0], h[1]))
+                m = match(lines[i].rstrip())
+                if m is not None:
+                    title = m.group(2)
+                    title = title.strip() if title else ""
+                    if title.endswith("#"):  # optional closing sequence: ` ###`
+                        bare = title.rstrip("#")
+                        if not bare or bare[-1] in " \t":
+                            title = bare.rstrip()
+                    heads.append(_new(Heading, (i, len(m.group(1)), title)))
         self.headings: list[Heading] = heads
         self._fields: Optional[list[HeaderField]] = None
+        self._folded: list[str] = []  # casefolded names of `_fields`
         self._ends: Optional[list[int]] = None
+        self._sections: dict[int, list[Section]] = {}
 
     def title(self) -> Optional[str]:
         """Text of the first level-1 heading (without the `# `), or None."""
@@ -197,59 +295,81 @@ class Markdown:
     def header_fields(self) -> list[HeaderField]:
         """`**Field**: value` lines before the first heading of level >= 2, within the first 40 lines."""
         if self._fields is None:
-            stop = min(len(self.lines), HEADER_MAX_LINES)
+            lines, fenced = self.lines, self.fenced
+            stop = min(len(lines), HEADER_MAX_LINES)
             for h in self.headings:
                 if h.level >= 2:
                     stop = min(stop, h.index)
                     break
             out = []
             for i in range(stop):
-                line = self.lines[i]
-                if "**" in line and not self.fenced[i]:
-                    m = _FIELD.match(line)
-                    if m:
-                        out.append(HeaderField(name=m.group("name").strip(), value=m.group("value").strip(), line=i + 1))
+                line = lines[i]
+                if "**" in line and not fenced[i]:
+                    nv = _field_of(line) if len(line) <= 300 else _match_field(line)
+                    if nv is not None:
+                        out.append(_new(HeaderField, (nv[0], nv[1], i + 1)))
             self._fields = out
+            self._folded = [f.name.casefold() for f in out]
         return self._fields
+
+    def fields_named(self, folded_names) -> list[HeaderField]:
+        """Header fields whose case-folded name is in `folded_names` (names given case-folded), in order."""
+        fields = self.header_fields()
+        return [fields[k] for k, name in enumerate(self._folded) if name in folded_names]
 
     def field(self, *names: str) -> Optional[HeaderField]:
         """First header field whose name (case-insensitive) is one of `names`."""
-        wanted = {n.casefold() for n in names}
-        for f in self.header_fields():
-            if f.name.casefold() in wanted:
-                return f
+        fields = self.header_fields()
+        if len(names) == 1:
+            wanted = names[0].casefold()
+            for k, name in enumerate(self._folded):
+                if name == wanted:
+                    return fields[k]
+            return None
+        folded = {n.casefold() for n in names}
+        for k, name in enumerate(self._folded):
+            if name in folded:
+                return fields[k]
         return None
+
+    def level_sections(self, level: int = 2) -> list[Section]:
+        """Every section whose heading has `level`, in file order (computed once per level)."""
+        found = self._sections.get(level)
+        if found is None:
+            ends = self._section_ends()
+            found = [_new(Section, (h.index, ends[k], level, h.text, norm_heading(h.text)))
+                     for k, h in enumerate(self.headings) if h.level == level]
+            self._sections[level] = found
+        return found
 
     def sections(self, pred: Callable[[str], bool], level: int = 2) -> list[Section]:
         """Sections whose heading has `level` and whose normalised text satisfies `pred`, in file order.
 
         A section runs to the next heading of the same or a higher level (so `###` belong to a `##`).
         """
-        out = []
-        heads = self.headings
-        for k, h in enumerate(heads):
-            if h.level != level:
-                continue
-            norm = h.norm
-            if pred(norm):
-                out.append(Section(h.index, self.section_end(k), h.level, h.text, norm))
-        return out
+        return [sec for sec in self.level_sections(level) if pred(sec.norm)]
 
     def section_end(self, k: int) -> int:
         """End (exclusive line index) of the section opened by `self.headings[k]`."""
+        return (self._ends or self._section_ends())[k]
+
+    def _section_ends(self) -> list[int]:
         if self._ends is None:
-            ends = [len(self.lines)] * len(self.headings)
+            heads = self.headings
+            ends = [len(self.lines)] * len(heads)
             open_: list[int] = []  # stack of heading numbers, levels strictly increasing
-            for j, h in enumerate(self.headings):
-                while open_ and self.headings[open_[-1]].level >= h.level:
+            for j, h in enumerate(heads):
+                while open_ and heads[open_[-1]].level >= h.level:
                     ends[open_.pop()] = h.index
                 open_.append(j)
             self._ends = ends
-        return self._ends[k]
+        return self._ends
 
     def first_section(self, pred: Callable[[str], bool], level: int = 2) -> Optional[Section]:
-        found = self.sections(pred, level)
-        return found[0] if found else None
+        for sec in self.level_sections(level):
+            if pred(sec.norm):
+                return sec
+        return None
 
     def excerpt(self, start: int, end: int, cap: int) -> str:
         """Lines `start:end` without trailing blank / `---` lines, at most `cap` lines."""
@@ -267,6 +387,6 @@ def clip(lines: list[str]) -> str:
     a, b = 0, len(lines)
     while a < b and not lines[a].strip():
         a += 1
-    while b > a and (not lines[b - 1].strip() or lines[b - 1].strip() in ("---", "***", "___")):
+    while b > a and lines[b - 1].strip() in ("", "---", "***", "___"):
         b -= 1
-    return "\n".join(line.rstrip() for line in lines[a:b])
+    return "\n".join(map(str.rstrip, lines[a:b]))

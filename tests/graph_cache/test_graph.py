@@ -75,3 +75,47 @@ def test_no_heavy_imports_anywhere_in_graph_cache():
                          env=dict(os.environ, PYTHONPATH=str(REPO))).stdout.strip().split(",")
     for heavy in ("pydantic", "networkx", "typer", "rich", "prometheus_client", "tomllib", "importlib.metadata"):
         assert heavy not in out, heavy
+
+
+def _naive_edges(traces):
+    """The original implementation of `edges` (tuple-keyed dict, sorted at the end)."""
+    out = {}
+    for nid in sorted(traces):
+        tr = traces[nid]
+        for key, _ in tr.inputs:
+            if key.startswith("node:"):
+                out.setdefault((key[len("node:"):], nid), {"dep": False, "child": False})["dep"] = True
+        for c in tr.children:
+            out.setdefault((nid, c.id), {"dep": False, "child": False})["child"] = True
+    return dict(sorted(out.items()))
+
+
+def _reference_json(traces):
+    """The original `to_json`: json.dumps(indent=2, sort_keys=True) of the node-link document."""
+    links = _naive_edges(traces)
+    ids = set(traces)
+    for a, b in links:
+        ids.update((a, b))
+    data = {"directed": True, "multigraph": False, "graph": {},
+            "nodes": [{"id": n, "type": traces[n].type if n in traces else ""} for n in sorted(ids)],
+            "links": [{"source": a, "target": b, **attrs} for (a, b), attrs in links.items()]}
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+ODD = {
+    'src:"q"\\\u00e9\U0001f4cb': t('src:"q"\\\u00e9\U0001f4cb', files=("a.md",)),
+    "len:\n\t\x00": t("len:\n\t\x00", deps=('src:"q"\\\u00e9\U0001f4cb', "gone:x"), children=("kid:\u2028",)),
+    "src:a": t("src:a", deps=("src:a-b", "src:a/b", "src:"), children=("src:a", "src:a0")),
+    "src:a-b": t("src:a-b", children=("src:a",)),
+}
+
+
+def test_edges_match_naive_reference_in_order():
+    for traces in (TRACES, {}, ODD):
+        assert list(edges(traces).items()) == list(_naive_edges(traces).items())
+
+
+def test_to_json_is_byte_identical_to_json_dumps():
+    for traces in (TRACES, {}, {"solo:a": t("solo:a")}, ODD):
+        assert to_json(traces) == _reference_json(traces)
+    assert {"id": "kid:\u2028", "type": ""} in json.loads(to_json(ODD))["nodes"]
