@@ -1,7 +1,8 @@
 """Change-driven builds: visit only the nodes reachable from changed files (the dirty closure).
 
 A full build verifies every node top-down. When the graph is provably the one of the last build — the
-same root specs and the same version keys (both recorded as digests at every commit) and no reset — the
+same root specs and the same version keys (both recorded as digests at every commit), no reset, and a
+state file nobody else wrote since our last commit (else a damaged row could go unnoticed) — the
 verdict of every node that reads no changed file and no recomputed output is known in advance: hit. So
 the engine compares file stats with the stored records, hashes the files whose stat moved, and schedules
 only the nodes that read a file whose digest changed, then the dependents of every node whose output
@@ -135,7 +136,7 @@ def plan(build: Any, roots: Sequence[NodeSpec]) -> DirtyScheduler | None:
     the stored output fingerprints of every node.
     """
     store, old = build.store, build.old_traces
-    if build.reset_warning or store.meta(ROOTS_KEY) != roots_digest(roots):
+    if build.reset_warning or store.changed_externally or store.meta(ROOTS_KEY) != roots_digest(roots):
         return None
     if store.meta(VERSIONS_KEY) != versions_digest(build.e.global_version, build.e.rules):
         return None

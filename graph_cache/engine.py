@@ -326,7 +326,7 @@ class _Build:
         elif reason is None:
             decision, children = Decision.HIT, trace.children
             self.fps[spec.id] = trace.output_fp
-            if row is not None:  # stored in an older, non-canonical encoding: re-encode it once
+            if row is not None and row[INPUTS] != encode_inputs(key):  # older encoding: re-encode once
                 self.written[spec.id] = trace
         else:
             data, children = self.compute(spec, rule)

@@ -46,6 +46,9 @@ class Store:
         self._traces = traces
         self._staged: list[tuple[str, bytes]] = []  # outputs waiting for the next executemany
         self._on_disk = state_dir != ":memory:"
+        # True when state.db was written by someone else since our last commit (or we cannot tell): the
+        # engine then verifies every node instead of trusting unvisited rows (dirty.py)
+        self.changed_externally = False
         self._meta = meta
         self.reset_warning = reset_warning  # set when the previous state was discarded at open
         self.reset_pending = reset_warning is not None  # cleared by the first successful commit
@@ -122,7 +125,8 @@ class Store:
             if version != SCHEMA_VERSION:
                 age = "older" if version < SCHEMA_VERSION else "newer"
                 raise _Discard(f"{DB_NAME} has {age} schema {version}, expected {SCHEMA_VERSION}")
-            if not _unchanged_since_commit(path):  # O(file size): only when someone else wrote it
+            changed_externally = not _unchanged_since_commit(path)
+            if changed_externally:  # O(file size): only when someone else wrote it
                 check = conn.execute("PRAGMA quick_check").fetchone()[0]
                 if check != "ok":
                     raise _Discard(f"{DB_NAME} is corrupt: {check}")
@@ -154,7 +158,9 @@ class Store:
             if conn is not None:
                 conn.close()
             raise _Discard(f"{DB_NAME} is corrupt: {e}") from None
-        return cls(conn, state_dir, read_only, files, traces, meta)
+        store = cls(conn, state_dir, read_only, files, traces, meta)
+        store.changed_externally = changed_externally
+        return store
 
     # -- reading ----------------------------------------------------------------------------------------
     def files(self) -> dict[str, FileRecord]:

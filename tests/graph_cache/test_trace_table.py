@@ -1,0 +1,94 @@
+"""Stored traces decoded lazily; hits proven from the raw inputs blob; old encodings re-encoded once."""
+from __future__ import annotations
+
+import marshal
+import sqlite3
+
+from graph_cache.engine import Engine
+from graph_cache.fs_memory import MemoryFileSystem
+from graph_cache.model import Decision, NodeSpec, ReasonCode, Rule, Trace
+from graph_cache.store import Store
+from graph_cache.store_db import encode_inputs, encode_trace
+from graph_cache.trace_table import INPUTS, TraceTable, TraceView
+
+
+def trace(node_id: str, fp: str = "f") -> Trace:
+    return Trace(node_id, "t", "v", (("file:a", "1"), ("node:x", "2")), fp)
+
+
+def test_rows_decode_on_access_and_a_damaged_row_reads_as_absent():
+    good, bad = encode_trace(trace("t:1")), list(encode_trace(trace("t:2")))
+    bad[INPUTS] = b"\x00\xff\x13"
+    table = TraceTable({"t:1": good, "t:2": tuple(bad)})
+    assert len(table) == 2 and list(table) == ["t:1", "t:2"] and "t:2" in table
+    assert table.raw("t:1") == good  # undecoded
+    assert table["t:1"] == trace("t:1")
+    assert table.get("t:2") is None and table.damaged == {"t:2"}
+    table.put(trace("t:3"))
+    table.pop("t:1")
+    assert list(table) == ["t:2", "t:3"] and table.raw("t:1") is None
+    copy = table.copy()
+    copy.pop("t:3")
+    assert "t:3" in table and "t:3" not in copy
+
+
+def test_trace_view_lists_the_reached_nodes_only():
+    table = TraceTable({"t:1": encode_trace(trace("t:1"))})
+    view = TraceView({"t:1": None, "t:2": None}, {"t:2": trace("t:2", "new")}, table)
+    assert dict(view) == {"t:1": trace("t:1"), "t:2": trace("t:2", "new")}
+    assert "t:9" not in view and len(view) == 2
+
+
+def test_equal_inputs_always_encode_to_equal_bytes():
+    a = (("".join(["file:", "x"]), "abc"), ("node:y", "".join(["d", "ef"])))
+    b = (("file:x", "abc"), ("node:y", "def"))
+    assert a[0][0] is not b[0][0] and encode_inputs(a) == encode_inputs(b)
+
+
+def test_a_row_in_another_encoding_still_hits_and_is_reencoded_once(tmp_path):
+    fs = MemoryFileSystem()
+    fs.write("a.md", "alpha")
+    fs.clock.advance(10)
+    rules = {"doc": Rule("doc", "1", lambda spec, ctx: ctx.read_file("a.md").decode())}
+    roots = [NodeSpec("doc:a", "doc", ("a.md",))]
+
+    def build(**kw):
+        store, _ = Store.open(tmp_path)
+        try:
+            return Engine(fs, store, rules, "g", workers=1).build(roots, **kw)
+        finally:
+            store.close()
+
+    build()
+    inputs = Store.open(tmp_path)[0].traces()["doc:a"].inputs
+    conn = sqlite3.connect(tmp_path / "state.db")
+    conn.execute("UPDATE traces SET inputs = ? WHERE node_id = 'doc:a'", (marshal.dumps(inputs, 4),))
+    conn.commit()
+    conn.close()
+    assert Store.open(tmp_path)[0].traces().raw("doc:a")[INPUTS] != encode_inputs(inputs)
+    result = build(change_driven=False)
+    assert result.decisions["doc:a"] == (Decision.HIT, None)
+    assert Store.open(tmp_path)[0].traces().raw("doc:a")[INPUTS] == encode_inputs(inputs)
+
+
+def test_a_damaged_trace_row_is_recomputed_as_cache_corrupt(tmp_path):
+    fs = MemoryFileSystem()
+    fs.write("a.md", "alpha")
+    fs.clock.advance(10)
+    rules = {"doc": Rule("doc", "1", lambda spec, ctx: ctx.read_file("a.md").decode())}
+    roots = [NodeSpec("doc:a", "doc", ("a.md",))]
+    store, _ = Store.open(tmp_path)
+    Engine(fs, store, rules, "g", workers=1).build(roots)
+    store.close()
+    conn = sqlite3.connect(tmp_path / "state.db")
+    conn.execute("UPDATE traces SET inputs = x'00ff13', children = x'00' WHERE node_id = 'doc:a'")
+    conn.commit()
+    conn.close()
+    store, _ = Store.open(tmp_path)
+    assert store.changed_externally  # written behind our back: every node is verified
+    result = Engine(fs, store, rules, "g", workers=1).build(roots)
+    assert result.mode == "full"
+    assert result.decisions["doc:a"][1].code == ReasonCode.CACHE_CORRUPT
+    assert result.decisions["doc:a"][0] == Decision.MISS  # no usable trace to compare with
+    assert "state.db" in result.damage_warning() and "doc:a" in result.damage_warning()
+    store.close()
