@@ -45,12 +45,16 @@ def test_equal_inputs_always_encode_to_equal_bytes():
     assert a[0][0] is not b[0][0] and encode_inputs(a) == encode_inputs(b)
 
 
-def test_a_row_in_another_encoding_still_hits_and_is_reencoded_once(tmp_path):
+def one_document():
     fs = MemoryFileSystem()
     fs.write("a.md", "alpha")
     fs.clock.advance(10)
-    rules = {"doc": Rule("doc", "1", lambda spec, ctx: ctx.read_file("a.md").decode())}
-    roots = [NodeSpec("doc:a", "doc", ("a.md",))]
+    return fs, {"doc": Rule("doc", "1", lambda spec, ctx: ctx.read_file("a.md").decode())}, [
+        NodeSpec("doc:a", "doc", ("a.md",))]
+
+
+def test_a_row_in_another_encoding_still_hits_and_is_reencoded_once(tmp_path):
+    fs, rules, roots = one_document()
 
     def build(**kw):
         store, _ = Store.open(tmp_path)
@@ -72,11 +76,7 @@ def test_a_row_in_another_encoding_still_hits_and_is_reencoded_once(tmp_path):
 
 
 def test_a_damaged_trace_row_is_recomputed_as_cache_corrupt(tmp_path):
-    fs = MemoryFileSystem()
-    fs.write("a.md", "alpha")
-    fs.clock.advance(10)
-    rules = {"doc": Rule("doc", "1", lambda spec, ctx: ctx.read_file("a.md").decode())}
-    roots = [NodeSpec("doc:a", "doc", ("a.md",))]
+    fs, rules, roots = one_document()
     store, _ = Store.open(tmp_path)
     Engine(fs, store, rules, "g", workers=1).build(roots)
     store.close()
