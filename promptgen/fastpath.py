@@ -189,18 +189,28 @@ def _answer(opts: dict, manifest, payload: dict, elapsed: float) -> tuple[str, i
 
         by_type = {t: {"hit": n, "miss": 0, "cutoff": 0} for t, n in manifest.counts_by_type.items()}
         if opts["json"]:
-            return buildreport.build_json(by_type, [], payload["diagnostics_json"], elapsed) + "\n", 0
+            diagnostics = _text(payload.get("diagnostics_json"))
+            if diagnostics is None:
+                return None
+            return buildreport.build_json(by_type, [], diagnostics, elapsed) + "\n", 0
         return buildreport.build_table(by_type, payload["diag_summary"], elapsed) + "\n", 0
     if command == "status":
         if not opts["json"]:
             return None  # rich tables live in the full CLI
         plan = opts["plan"]
-        one = payload["status_json"] if plan is None else payload["status_by_plan"].get(plan)
+        one = _text(payload["status_json"] if plan is None else payload["status_by_plan"].get(plan))
         return None if one is None else (one + "\n", 0)  # unknown plans and aliases: full CLI
     if command == "check":
         code = int(payload["check_exit"])
+        text = _text(payload["check_json"] if opts["json"] else payload["check_text"])
+        if text is None:
+            return None
         if opts["json"]:
-            return payload["check_json"] + "\n", code
-        text = payload["check_text"]
+            return text + "\n", code
         return (text + "\n" if text else ""), code
     return None
+
+
+def _text(value) -> str | None:
+    """A stored answer (UTF-8 bytes in the manifest) as text; None (full CLI) for anything else."""
+    return value.decode("utf-8") if isinstance(value, bytes) else None

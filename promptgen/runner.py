@@ -10,7 +10,7 @@ from promptgen import errors
 from promptgen.config import Config
 
 MANIFEST = "manifest.bin"
-MANIFEST_KEY = "promptgen-manifest-1"  # the real key (version, config, templates) is in the payload
+MANIFEST_KEY = "promptgen-manifest-2"  # the real key (version, config, templates) is in the payload
 LOCK_TIMEOUT_HINT = "use --lock-timeout SECONDS to wait longer"
 
 
@@ -223,7 +223,9 @@ def save_manifest(cfg: Config, spec, collected: Collected, outcome, artifact_sta
     counts_by_type: dict[str, int] = {}
     for node_type, c in outcome.counts.by_type.items():
         counts_by_type[node_type] = sum(c.values())
-    dumps = lambda o: json.dumps(o, ensure_ascii=False, separators=(",", ":"))  # noqa: E731
+    # Printable answers are stored as UTF-8 bytes: loading the manifest copies them without decoding, and
+    # the fast path decodes only the one it prints (7 MB of answers at 10k documents).
+    dumps = lambda o: json.dumps(o, ensure_ascii=False, separators=(",", ":")).encode()  # noqa: E731
     payload = {
         "global_key": fastpath.global_key(cfg.root),
         "workspace": cfg.workspace,
@@ -234,7 +236,7 @@ def save_manifest(cfg: Config, spec, collected: Collected, outcome, artifact_sta
                                              "diagnostics": collected.plan_diagnostics[p["name"]]})
                            for p in status_doc["plans"]},
         "check_json": dumps(check.as_json()),
-        "check_text": check.text(),
+        "check_text": check.text().encode(),
         "check_exit": check.exit_code,
         "artifacts": artifact_stats,
     }
