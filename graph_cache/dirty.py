@@ -17,8 +17,9 @@ import marshal
 from typing import Any, Callable, Mapping, Sequence
 
 from .errors import CycleError
+from .events import NodesHit
 from .fingerprint import digest_of, hash_bytes
-from .model import NodeSpec, Rule
+from .model import Decision, NodeSpec, Rule
 from .trace_table import OUTPUT_FP
 
 ROOTS_KEY, VERSIONS_KEY = "roots_digest", "versions_digest"  # store meta keys written at each commit
@@ -190,3 +191,30 @@ def _file_changed(build: Any, path: str) -> bool:
     elif record is not None and tuple(record.stat) == tuple(stat):
         return False
     return build.file_fp(path) != digest_of(record)
+
+
+def count_unvisited(build: Any, planned: DirtyScheduler) -> None:
+    """Every node of the graph a change-driven build did not visit is a hit (one NodesHit event)."""
+    by_type: dict[str, int] = {}
+    decisions, reached = build.decisions, build.reached
+    hit = (Decision.HIT, None)
+    for nid, spec in planned.specs().items():
+        if nid not in decisions:
+            decisions[nid] = hit
+            reached[nid] = None
+            by_type[spec.type] = by_type.get(spec.type, 0) + 1
+    for nid in planned.removed:  # children no longer generated: pruned like in a full build
+        reached.pop(nid, None)
+    if by_type:
+        build.bus.emit(NodesHit(by_type))
+
+
+def graph_files(planned: DirtyScheduler, records: Mapping[str, Any], old_files: Mapping[str, Any]) -> dict:
+    """Records of the files of the graph: fingerprinted now, or unchanged since their stored record."""
+    files = {}
+    for spec in planned.specs().values():
+        for p in spec.files:
+            r = records[p] if p in records else old_files.get(p)
+            if r is not None:
+                files[p] = r
+    return files

@@ -6,9 +6,9 @@ Otherwise compute; output -> canonical JSON -> xxh3_128; same fingerprint as bef
 see an unchanged input and hit), else MISS. Nodes and file records not reached are pruned; everything is
 committed in one transaction. Every decision is emitted as a NodeDecided event; counts derive from them.
 
-Before the loop, root nodes of `parallel` rules that need recomputation may be computed in worker
-processes (parallel.py); the loop then takes their outputs instead of calling compute, with the same
-decisions, events and traces as a sequential build.
+When the graph is the last build's, a change-driven build (dirty.py) visits only the dirty closure of the
+changed files. Before the loop, stale roots of `parallel` rules may be computed in worker processes
+(prefetch.py, parallel.py). The outcome is a `BuildResult` (result.py).
 """
 from __future__ import annotations
 
@@ -17,13 +17,15 @@ import time
 from typing import Any, Callable, Mapping, Sequence
 
 from .errors import ComputeError, GraphCacheError, StateDirError, UndeclaredInputError
-from .events import (BuildFinished, BuildStarted, CountingSink, EventBus, NodeDecided, NodesHit, PhaseTimed,
+from .events import (BuildFinished, BuildStarted, CountingSink, EventBus, NodeDecided, PhaseTimed,
                      StateWarning)
 from .fingerprint import FileRecord, digest_of, fingerprint_file, hash_bytes
 from .fs import FileSystem, StatSig
-from .model import (BuildCounts, Decision, NodeSpec, Reason, ReasonCode, Rule, Trace, file_input, param_input,
+from .model import (Decision, NodeSpec, Reason, ReasonCode, Rule, Trace, file_input, param_input,
                     node_input)
 from . import dirty, parallel
+from .prefetch import prefetch
+from .result import BuildResult
 from .scheduler import Scheduler
 from .store import Store
 from .store_db import encode_inputs
@@ -37,42 +39,6 @@ def canonical_json(value: Any) -> bytes:
     """The bytes that are stored and fingerprinted: sorted keys, compact, UTF-8, no NaN."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False).encode("utf-8")
-
-
-class BuildResult:
-    """Outcome of one build. `output(id)` decodes lazily (from the store for hits); needs the store open."""
-
-    def __init__(self, run_id: int, counts: BuildCounts, decisions: dict[str, tuple[str, Reason | None]],
-                 traces: Mapping[str, Trace], files: dict[str, FileRecord], reset_warning: str | None,
-                 dry_run: bool, seconds: float, loader: Callable[[str], Any],
-                 specs: Mapping[str, NodeSpec] | None = None,
-                 damage: Callable[[], str | None] = lambda: None) -> None:
-        self.run_id = run_id
-        self.counts = counts
-        self.decisions = decisions  # node id -> (decision, reason), in decision order
-        self.traces = traces  # final traces of every node reached, decoded on access (dry run: stored)
-        self.files = files  # final records of every existing file input (feed Manifest.from_records)
-        self.specs = specs if specs is not None else {}  # node id -> NodeSpec of every node reached
-        self.reset_warning = reset_warning
-        self.dry_run = dry_run
-        self.seconds = seconds
-        self.mode = "full"  # "changes": a change-driven build visited only the dirty closure (dirty.py)
-        self.fingerprints: Mapping[str, str] = {}  # node id -> output fingerprint (no trace decoding)
-        self._loader = loader
-        self._damage = damage
-
-    def damage_warning(self) -> str | None:
-        """One line naming the state file if damaged stored traces/outputs were found (and recomputed) so
-        far, including while outputs are read after the build; None otherwise."""
-        return self._damage()
-
-    def output(self, node_id: str) -> Any:
-        """Decoded output of a node of this build (KeyError if the node was not part of it)."""
-        if self.dry_run:
-            raise GraphCacheError("a dry run computes no outputs")
-        if node_id not in self.traces:
-            raise KeyError(node_id)
-        return self._loader(node_id)
 
 
 class Engine:
@@ -182,14 +148,6 @@ class _Build:
             return None
         return fingerprint_file(self.fs, path, self.old_files.get(path), self.stats.get(path),
                                 content=self.content)[0]
-
-    def early_record(self, path: str) -> FileRecord | None:
-        """A file's record for the prefetch, without changing the order in which `records` fills."""
-        if path in self.records:
-            return self.records[path]
-        if path not in self.early:
-            self.early[path] = self.fingerprint(path)
-        return self.early[path]
 
     def version_of(self, spec: NodeSpec, rule: Rule) -> str:
         version = self.versions.get(spec.type)
@@ -373,51 +331,6 @@ class _Build:
         self.would.add(spec.id)
         return Decision.MISS, reason, children
 
-    # -- parallel prefetch ------------------------------------------------------------------------------
-    def prefetch(self, roots: Sequence[NodeSpec]) -> None:
-        """Compute, in worker processes, the roots of `parallel` rules (no deps) that verify as stale.
-
-        Only when at least PARALLEL_THRESHOLD of them are stale and their files could be read (an absent
-        or unreadable file leaves the node to the loop, whose ctx.read_file raises like before). Workers
-        get the bytes that were fingerprinted (stat-shortcut files are read here, as ctx.read_file would).
-        """
-        if self.dry_run or self.e.workers < 2 or self.content is None:
-            return
-        t0 = time.perf_counter()
-        stale: list[NodeSpec] = []
-        seen: set[str] = set()
-        for spec in roots:
-            rule = self.e.rules.get(spec.type)
-            if rule is None or not rule.parallel or spec.deps or spec.id in seen:
-                continue
-            seen.add(spec.id)
-            inputs = self.inputs_of(spec, lambda p: digest_of(self.early_record(p)))
-            if verify(spec, self.old_traces.get(spec.id), self.version_of(spec, rule), inputs) is None:
-                continue
-            if all(r is not None and not r.digest.startswith("unreadable:")
-                   for r in map(self.early_record, spec.files)):
-                stale.append(spec)
-        if len(stale) < parallel.PARALLEL_THRESHOLD:
-            self.phase["verify"] += time.perf_counter() - t0
-            return
-        jobs: list[parallel.Job] = []
-        for spec in stale:
-            files: dict[str, bytes] = {}
-            for p in spec.files:
-                data = self.content.get(p)
-                if data is None:  # stat shortcut: not read while fingerprinting
-                    try:
-                        data = self.fs.read_bytes(p)
-                    except OSError:
-                        break
-                files[p] = data
-            else:
-                jobs.append(parallel.Job(spec, files))
-        t1 = time.perf_counter()
-        self.phase["verify"] += t1 - t0
-        self.prefetched = parallel.run_jobs(jobs, self.e.rules, canonical_json, self.e.workers) or {}
-        self.phase["compute"] += time.perf_counter() - t1
-
     # -- the build --------------------------------------------------------------------------------------
     def run(self, roots: Sequence[NodeSpec], change_driven: bool = True) -> BuildResult:
         start = time.perf_counter()
@@ -429,25 +342,19 @@ class _Build:
             if planned is None:
                 for spec in roots:
                     self.add(spec)
-                self.prefetch(roots)
+                prefetch(self, roots)
             else:
                 self.sched, self.mode = planned, "changes"
                 self.reached.update(dict.fromkeys(planned.specs()))  # every node is part of this build
-                self.prefetch([planned.spec(nid) for _, nid in sorted(planned.queued())])
+                prefetch(self, [planned.spec(nid) for _, nid in sorted(planned.queued())])
             while (spec := self.sched.next_ready()) is not None:
                 self.process(spec)
             self.sched.check_finished()
-            if planned is not None:
-                self.count_unvisited(planned)
             if planned is None:
                 files = {p: r for p, r in self.records.items() if r is not None}
-            else:  # the files of the graph: fingerprinted now, or unchanged since their stored record
-                records, old_files, files = self.records, self.old_files, {}
-                for spec in planned.specs().values():
-                    for p in spec.files:
-                        r = records[p] if p in records else old_files.get(p)
-                        if r is not None:
-                            files[p] = r
+            else:
+                dirty.count_unvisited(self, planned)
+                files = dirty.graph_files(planned, self.records, self.old_files)
             if not self.dry_run:
                 t = time.perf_counter()
                 self.store.commit(
@@ -475,21 +382,6 @@ class _Build:
         result.mode = self.mode
         result.fingerprints = self.fps
         return result
-
-    def count_unvisited(self, planned: dirty.DirtyScheduler) -> None:
-        """Every node of the graph a change-driven build did not visit is a hit (one NodesHit event)."""
-        by_type: dict[str, int] = {}
-        decisions, reached = self.decisions, self.reached
-        hit = (Decision.HIT, None)
-        for nid, spec in planned.specs().items():
-            if nid not in decisions:
-                decisions[nid] = hit
-                reached[nid] = None
-                by_type[spec.type] = by_type.get(spec.type, 0) + 1
-        for nid in planned.removed:  # children no longer generated: pruned like in a full build
-            reached.pop(nid, None)
-        if by_type:
-            self.bus.emit(NodesHit(by_type))
 
     def damage_warning(self) -> str | None:
         if not self.damaged:
