@@ -55,8 +55,11 @@ import generate  # noqa: E402
 
 SEED = 1
 
-FLOOR_STAT = r"""
+# The floor: a minimal `python -S` process walking the tree and stat-ing every file; the hash floor also
+# reads and hashes every file. One template, so both walk exactly alike.
+_FLOOR = r"""
 import os, sys
+{setup}
 def walk(d):
     n = 0
     with os.scandir(d) as it:
@@ -66,30 +69,17 @@ def walk(d):
                     n += walk(e.path)
             else:
                 e.stat(follow_symlinks=False)
+{per_file}
                 n += 1
     return n
 walk(sys.argv[1])
 """
-
-FLOOR_HASH = r"""
-import os, sys
-sys.path[:0] = sys.argv[2:]  # the site-packages holding xxhash (site is disabled by -S)
-from xxhash import xxh3_128
-def walk(d):
-    n = 0
-    with os.scandir(d) as it:
-        for e in it:
-            if e.is_dir(follow_symlinks=False):
-                if e.name[0] != ".":
-                    n += walk(e.path)
-            else:
-                e.stat(follow_symlinks=False)
-                with open(e.path, "rb") as fh:
-                    xxh3_128(fh.read()).hexdigest()
-                n += 1
-    return n
-walk(sys.argv[1])
-"""
+FLOOR_STAT = _FLOOR.format(setup="", per_file="")
+FLOOR_HASH = _FLOOR.format(
+    setup="sys.path[:0] = sys.argv[2:]  # the site-packages holding xxhash (site is disabled by -S)\n"
+          "from xxhash import xxh3_128",
+    per_file="                with open(e.path, 'rb') as fh:\n"
+             "                    xxh3_128(fh.read()).hexdigest()")
 
 REFERENCE: list = []  # results of an earlier run (--reference), for the 10k -> 100k growth targets
 SCENARIOS = ("cold", "no-op", "status-json", "touch-all", "edit-exec", "new-plan", "delete-plan")

@@ -130,14 +130,14 @@ class DirtyScheduler:
             raise CycleError("; ".join(parts), (), missing)
 
 
-def plan(build: Any, roots: Sequence[NodeSpec]) -> DirtyScheduler | None:
+def plan(build: Any, roots: Sequence[NodeSpec], roots_key: str) -> DirtyScheduler | None:
     """A DirtyScheduler seeded with the nodes that read changed files, or None: use a full build.
 
     `build` is the engine's _Build (store, rules, stats, fingerprinting); its `fps` is pre-filled with
-    the stored output fingerprints of every node.
+    the stored output fingerprints of every node. `roots_key` is `roots_digest(roots)`.
     """
     store, old = build.store, build.old_traces
-    if build.reset_warning or store.changed_externally or store.meta(ROOTS_KEY) != roots_digest(roots):
+    if build.reset_warning or store.changed_externally or store.meta(ROOTS_KEY) != roots_key:
         return None
     if store.meta(VERSIONS_KEY) != versions_digest(build.e.global_version, build.e.rules):
         return None

@@ -338,7 +338,8 @@ class _Build:
         if self.reset_warning:
             self.bus.emit(StateWarning(self.reset_warning))
         try:
-            planned = dirty.plan(self, roots) if change_driven and not self.dry_run else None
+            roots_key = None if self.dry_run else dirty.roots_digest(roots)  # computed once per build
+            planned = dirty.plan(self, roots, roots_key) if change_driven and roots_key else None
             if planned is None:
                 for spec in roots:
                     self.add(spec)
@@ -362,7 +363,7 @@ class _Build:
                     traces=self.written, outputs=self.new_outputs,
                     removed_nodes=self.old_traces.keys() - self.traces.keys(),
                     removed_files=self.old_files.keys() - files.keys(), run_id=self.run_id,
-                    meta={dirty.ROOTS_KEY: dirty.roots_digest(roots),
+                    meta={dirty.ROOTS_KEY: roots_key,
                           dirty.VERSIONS_KEY: dirty.versions_digest(self.e.global_version, self.e.rules)})
                 self.phase["persist"] += time.perf_counter() - t
         except BaseException:

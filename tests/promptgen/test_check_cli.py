@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from promptgen.report import CheckReport
+from fixture_match import match
 
 # METHODOLOGY section 10: the only codes a tool may report as warning or error.
 SECTION_10 = {
@@ -104,23 +105,6 @@ def last_history(root: Path) -> dict:
 
 def all_hits(record: dict) -> bool:
     return all(c["miss"] == 0 and c["cutoff"] == 0 for c in record["by_type"].values())
-
-
-def match(got: list[dict], want: list[dict]) -> list[str]:
-    """The fixture's matching rule (tests/data/expected.json conventions): misses and extras."""
-    unmatched = [g for g in got if g["severity"] in ("error", "warning")]
-    misses = []
-    for d in want:
-        hit = next((g for g in unmatched
-                    if (g["severity"], g["code"], g["path"]) == (d["severity"], d["code"], d["file"])
-                    and (g.get("achievement") is None or d.get("achievement") is None
-                         or g["achievement"] == d["achievement"])
-                    and (d["code"] != "invalid-parallel-json" or g.get("detail") == d.get("detail"))), None)
-        if hit is None:
-            misses.append(f"missing {d['severity']} {d['code']} {d['file']}")
-        else:
-            unmatched.remove(hit)
-    return misses + [f"unexpected {g['severity']} {g['code']} {g['path']}" for g in unmatched]
 
 
 # -- contents -----------------------------------------------------------------------------------------

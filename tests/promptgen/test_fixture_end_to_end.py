@@ -15,6 +15,7 @@ from graph_cache.fs import RealFileSystem
 from promptgen import resolve, workflow
 from promptgen.discover import discover
 from promptgen.documents import Diagnostic
+from fixture_match import match
 
 parse = pytest.importorskip("promptgen.parse")
 
@@ -55,25 +56,6 @@ def as_dict(d) -> dict:
 
 def plan_diagnostics(model, status) -> list[dict]:
     return [as_dict(d) for d in (*model.diagnostics, *status.diagnostics)]
-
-
-def match(got: list[dict], want: list[dict]) -> list[str]:
-    """check_fixture.py's matching; returns the misses (missing expected, unexpected errors/warnings)."""
-    unmatched = [g for g in got if g["severity"] in ("error", "warning")]
-    misses = []
-    for d in want:
-        hit = next((g for g in unmatched
-                    if (g["severity"], g["code"], g["path"]) == (d["severity"], d["code"], d["file"])
-                    and (g.get("achievement") is None or d.get("achievement") is None
-                         or g["achievement"] == d["achievement"])
-                    and (d["code"] != "invalid-parallel-json" or g.get("detail") == d.get("detail"))), None)
-        if hit is None:
-            misses.append(f"missing {d['severity']} {d['code']} {d['file']} {d.get('achievement')} {d.get('detail')}")
-        else:
-            unmatched.remove(hit)
-    misses += [f"unexpected {g['severity']} {g['code']} {g['path']} {g.get('achievement')} {g.get('detail')}"
-               for g in unmatched]
-    return misses
 
 
 def test_same_plans(result):
