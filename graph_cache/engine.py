@@ -382,6 +382,7 @@ class _Build:
                              self.dry_run, seconds, self.output, self.sched.specs(), self.damage_warning)
         result.mode = self.mode
         result.fingerprints = self.fps
+        result.bytes_loader = self.output_bytes
         return result
 
     def damage_warning(self) -> str | None:

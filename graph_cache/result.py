@@ -28,6 +28,7 @@ class BuildResult:
         self.mode = "full"  # "changes": a change-driven build visited only the dirty closure (dirty.py)
         self.fingerprints: Mapping[str, str] = {}  # node id -> output fingerprint (no trace decoding)
         self._loader = loader
+        self.bytes_loader: Callable[[str], bytes] | None = None  # serialised outputs (set by the engine)
         self._damage = damage
 
     def damage_warning(self) -> str | None:
@@ -42,3 +43,11 @@ class BuildResult:
         if node_id not in self.traces:
             raise KeyError(node_id)
         return self._loader(node_id)
+
+    def output_bytes(self, node_id: str) -> bytes:
+        """Serialised output of a node of this build, as stored (KeyError if the node was not part of it)."""
+        if self.dry_run or self.bytes_loader is None:
+            raise GraphCacheError("a dry run computes no outputs")
+        if node_id not in self.traces:
+            raise KeyError(node_id)
+        return self.bytes_loader(node_id)

@@ -81,26 +81,24 @@ def _groups(result, collected) -> dict[str, tuple[str, object]]:
     was last written to this folder (keys are node output fingerprints), or a file of it is missing."""
     import xxhash
 
+    from promptgen.answers import ANSWERS_ID
+
     fps = result.fingerprints
     groups: dict[str, tuple[str, object]] = {}
-    for status in collected.statuses:
-        feature = status["info"]["name"]
+    for feature in collected.names:  # a plan's diagnostics are part of its status output
         key = fps["status:" + feature] + fps["next:" + feature]
-        groups[f"plans/{feature}"] = (key, lambda status=status, feature=feature: _plan_files(result, collected,
-                                                                                             status, feature))
-    diags = json.dumps(collected.diagnostics, sort_keys=True)
-    summary_key = fps["summary:workspace"] + xxhash.xxh3_128_hexdigest(diags.encode())
-    groups["summary"] = (summary_key, lambda: _summary_files(result, collected))
+        groups[f"plans/{feature}"] = (key, lambda feature=feature: _plan_files(result, collected, feature))
+    groups["summary"] = (fps["summary:workspace"] + fps[ANSWERS_ID], lambda: _summary_files(result, collected))
     shape = "\n".join(f"{n}<{','.join(sorted(spec.deps))}" for n, spec in sorted(result.specs.items()))
     groups["graph"] = (xxhash.xxh3_128_hexdigest(shape.encode()), lambda: {"graph.json": graph_document(result)})
     return groups
 
 
-def _plan_files(result, collected, status: dict, feature: str) -> dict[str, str]:
+def _plan_files(result, collected, feature: str) -> dict[str, str]:
     from promptgen.report import plan_entry
 
-    entry = plan_entry(status)
-    plan_diags = collected.plan_diagnostics.get(feature, [])
+    entry = plan_entry(collected.status(feature))
+    plan_diags = collected.plan_diagnostics(feature)
     nxt = result.output("next:" + feature)
     return {f"plans/{feature}/status.json": _dumps({**entry, "diagnostics": plan_diags}),
             f"plans/{feature}/next.md": nxt["text"].rstrip("\n") + "\n"}

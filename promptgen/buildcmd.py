@@ -55,7 +55,7 @@ def execute(*, root: str | None, as_json: bool, out: str | None, dry_run: bool, 
     from promptgen import service
 
     outcome = service.build(root, out_dir=out, dry_run=dry_run, profile=profile, lock_timeout=lock_timeout)
-    for warning in outcome.warnings:
+    for warning in outcome.all_warnings():
         sys.stderr.write(f"promptgen: warning: {warning}\n")
     if metrics_file or push_gateway:
         service.export_metrics(outcome, metrics_file=metrics_file, push_gateway=push_gateway, job=job)

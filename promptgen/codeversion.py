@@ -15,6 +15,7 @@ FAMILIES = {
     "status": ("pipeline.py", "documents.py", "results.py", "workflow.py", "parallel_plan.py", "fallbacks.py"),
     "prompt": ("pipeline.py", "documents.py", "results.py", "prompts.py", "prompt_blocks.py", "fallbacks.py"),
     "summary": ("pipeline.py", "results.py", "summary.py"),
+    "answers": ("pipeline.py", "answers.py", "report.py"),
 }
 
 

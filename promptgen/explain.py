@@ -45,7 +45,7 @@ def _load(cfg):
         from promptgen import service
 
         outcome = service.build(cfg.root)
-        for w in outcome.warnings:
+        for w in outcome.all_warnings():
             sys.stderr.write(f"promptgen: warning: {w}\n")
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -5,6 +5,7 @@ import json
 from dataclasses import dataclass, field
 
 from graph_cache.model import NodeSpec
+from promptgen.answers import ANSWERS_ID
 from promptgen.pipeline import SUMMARY_ID, doc_id, plan_param
 from promptgen.results import PlanInfo
 
@@ -54,4 +55,8 @@ def root_specs(disc) -> GraphSpec:
         out.specs.append(NodeSpec(status, "status", deps=("model:" + entry.name,)))
         statuses.append(status)
     out.specs.append(NodeSpec(SUMMARY_ID, "summary", deps=tuple(statuses)))
+    # The printable answers (answers.py): every status in plan-name order, and the workspace diagnostics.
+    workspace = json.dumps(list(disc.workspace_diagnostics), sort_keys=True)
+    out.specs.append(NodeSpec(ANSWERS_ID, "answers", deps=tuple(sorted(statuses)),
+                              params=(("workspace", workspace),)))
     return out

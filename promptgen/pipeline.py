@@ -11,6 +11,7 @@ Node types and ids (keys are workspace-relative POSIX paths or feature names):
 | prompt | `prompt:<F>/<id>` | model, status, template | prompt text for one achievement |
 | next | `next:<F>` | model, status, template | the prompt for the plan's next step |
 | summary | `summary:workspace` | every `status:<F>` | portfolio rows + summary.md |
+| answers | `answers:workspace` | every `status:<F>` + workspace diagnostics (param) | printable answers (answers.py) |
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ DOC_MODELS = {"plan": PlanDoc, "subplan": SubplanDoc, "execution": ExecutionDoc,
 SUMMARY_ID = "summary:workspace"
 # Manual part of each rule version; the digest of the rule's source files is appended (codeversion.py),
 # so a code change can never leave stale traces trusted.
-RULE_VERSIONS = {"doc": "1", "model": "1", "status": "2", "prompt": "1", "summary": "1"}
+RULE_VERSIONS = {"doc": "1", "model": "1", "status": "2", "prompt": "1", "summary": "1", "answers": "1"}
 
 
 def doc_id(kind: str, path: str) -> str:
@@ -135,6 +136,12 @@ def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo], doc_fields: dict[
 
         return summary.summarize(statuses)
 
+    def compute_answers(spec: NodeSpec, ctx) -> Any:
+        from promptgen import answers
+
+        workspace = json.loads(dict(spec.params)["workspace"])
+        return answers.render([json.loads(ctx.output_bytes(dep)) for dep in spec.deps], workspace)
+
     from promptgen.codeversion import code_version
 
     def version(family: str) -> str:
@@ -149,6 +156,7 @@ def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo], doc_fields: dict[
     rules["prompt"] = Rule("prompt", version("prompt"), guard(compute_prompt, prompt_fallback))
     rules["next"] = Rule("next", version("prompt"), guard(compute_prompt, prompt_fallback))
     rules["summary"] = Rule("summary", version("summary"), compute_summary)
+    rules["answers"] = Rule("answers", version("answers"), compute_answers)
     return rules
 
 

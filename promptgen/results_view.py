@@ -45,7 +45,7 @@ class Results:
             return report.status_document(self.statuses, self.outcome.diagnostics)
         s = self.find_plan(plan)
         entry = report.plan_entry(s)
-        mine = self.outcome.plan_diagnostics.get(entry["name"], [])
+        mine = self.outcome.plan_diagnostics(entry["name"])
         return {"schema_version": 1, "plans": [entry], "diagnostics": report.sort_diags(mine)}
 
     def ready_document(self, plan: str | None) -> dict:

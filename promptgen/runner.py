@@ -1,7 +1,6 @@
 """One full (incremental) build: lock, discover, run the engine, persist artifacts/manifest/history."""
 from __future__ import annotations
 
-import json
 import marshal
 import os
 import time
@@ -85,6 +84,7 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
     from graph_cache.lock import StateLock
     from graph_cache.store import Store
     from promptgen import pipeline
+    from promptgen.collected import Collected
     from promptgen.service import BuildOutcome
 
     phases = Phases()
@@ -109,7 +109,7 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
                 engine = Engine(fs, store, rules, pipeline.global_version(cfg.engine_key()), bus)
                 result = engine.build(spec.specs, stats=spec.stats)
                 phases.lap("engine")
-                collected = collect(disc, spec, result)
+                collected = Collected(result, spec.plan_infos)
                 phases.lap("collect")
                 from promptgen import artifacts
 
@@ -118,13 +118,11 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
                 except OSError as exc:
                     raise errors.StateDirError(_write_error("artifacts", exc)) from None
                 phases.lap("render")
-                damage = result.damage_warning()  # damaged records met while building or reading outputs
                 elapsed = time.perf_counter() - started
                 outcome = BuildOutcome(cfg=cfg, counts=counter.counts, diagnostics=collected.diagnostics,
                                        elapsed=elapsed, phases={**recorder.seconds, **phases.seconds},
-                                       warnings=[w for w in (warning, damage) if w],
-                                       statuses=collected.statuses,
-                                       plan_diagnostics=collected.plan_diagnostics,
+                                       warnings=[warning] if warning else [],
+                                       collected=collected,
                                        result=result, profile=profile, metrics=metrics_sink,
                                        artifacts_changed=changed)
                 try:
@@ -188,58 +186,19 @@ def sort(diags: list[dict]) -> list[dict]:
     return sort_diags(diags)
 
 
-class Collected:
-    """Plain-JSON results gathered from the outputs after a build."""
-
-    def __init__(self) -> None:
-        self.statuses: list[dict] = []
-        self.diagnostics: list[dict] = []
-        self.plan_diagnostics: dict[str, list[dict]] = {}  # feature -> the diagnostics of its plan
-
-
-def collect(disc, spec, result) -> Collected:
-    out = Collected()
-    diags = [dict(d) for d in disc.workspace_diagnostics]
-    for feature in sorted(spec.plan_infos):
-        status = result.output("status:" + feature)
-        mine = status.get("model_diagnostics", []) + status.get("diagnostics", [])
-        out.plan_diagnostics[feature] = sort(mine)
-        diags.extend(mine)
-        out.statuses.append(status)
-    out.diagnostics = sort(diags)
-    return out
-
-
 def save_manifest(cfg: Config, spec, collected: Collected, outcome, artifact_stats: dict | None) -> None:
     """Write the no-op fast path's manifest: file stats + digests, counts per type, printable answers,
     and the stats of the default artifacts (None after `--out`: the next plain build rewrites them)."""
     from graph_cache.manifest import Manifest
     from promptgen import fastpath
-    from promptgen.report import CheckReport, status_document
 
-    status_doc = status_document(collected.statuses, collected.diagnostics)
-    contract = [d for d in collected.diagnostics if d["severity"] in ("error", "warning", "info")]
-    check = CheckReport(contract)
     counts_by_type: dict[str, int] = {}
     for node_type, c in outcome.counts.by_type.items():
         counts_by_type[node_type] = sum(c.values())
-    # Printable answers are stored as UTF-8 bytes: loading the manifest copies them without decoding, and
-    # the fast path decodes only the one it prints (7 MB of answers at 10k documents).
-    dumps = lambda o: json.dumps(o, ensure_ascii=False, separators=(",", ":")).encode()  # noqa: E731
-    payload = {
-        "global_key": fastpath.global_key(cfg.root),
-        "workspace": cfg.workspace,
-        "diagnostics_json": dumps(collected.diagnostics),
-        "diag_summary": outcome.diag_summary(),
-        "status_json": dumps(status_doc),
-        "status_by_plan": {p["name"]: dumps({"schema_version": 1, "plans": [p],
-                                             "diagnostics": collected.plan_diagnostics[p["name"]]})
-                           for p in status_doc["plans"]},
-        "check_json": dumps(check.as_json()),
-        "check_text": check.text().encode(),
-        "check_exit": check.exit_code,
-        "artifacts": artifact_stats,
-    }
+    # Printable answers are stored as UTF-8 bytes, as the answers node made them: loading the manifest
+    # copies them without decoding, and the fast path decodes only the one it prints.
+    payload = {"global_key": fastpath.global_key(cfg.root), "workspace": cfg.workspace,
+               **collected.answers.payload(), "artifacts": artifact_stats}
     manifest = Manifest(MANIFEST_KEY, manifest_files(cfg, spec, outcome.result),
                         marshal.dumps(payload), counts_by_type)
     manifest.save(os.path.join(cfg.state_dir, MANIFEST))

@@ -61,12 +61,25 @@ class BuildOutcome:
     warnings: list[str] = field(default_factory=list)
     dry_run: bool = False
     reasons: dict[str, dict] = field(default_factory=dict)
-    statuses: list[dict] = field(default_factory=list)
-    plan_diagnostics: dict[str, list[dict]] = field(default_factory=dict)  # feature -> its diagnostics
+    collected: object = None  # collected.Collected: statuses and per-plan diagnostics on demand
     result: object = None
     profile: bool = False
     metrics: object = None
     artifacts_changed: list[str] = field(default_factory=list)  # artifact paths written or removed
+
+    @property
+    def statuses(self) -> list[dict]:
+        """Every plan's status output (decoded on first use; none after a dry run)."""
+        return self.collected.statuses if self.collected is not None else []
+
+    def plan_diagnostics(self, feature: str) -> list[dict]:
+        return self.collected.plan_diagnostics(feature) if self.collected is not None else []
+
+    def all_warnings(self) -> list[str]:
+        """The build's warnings, plus one naming the state file if damaged stored records were met (and
+        recomputed) so far: outputs are read lazily, so ask after reading them."""
+        damage = self.result.damage_warning() if self.result is not None else None
+        return self.warnings + [damage] if damage else list(self.warnings)
 
     def diag_summary(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -85,8 +98,9 @@ class BuildOutcome:
             extra["reasons"] = self.reasons
         if self.profile:
             extra["phases"] = {k: round(v, 6) for k, v in self.phases.items()}
-        if self.warnings:
-            extra["warnings"] = self.warnings
+        warnings = self.all_warnings()
+        if warnings:
+            extra["warnings"] = warnings
         diags = json.dumps(self.diagnostics, ensure_ascii=False, separators=(",", ":"))
         return buildreport.build_json(self.counts.by_type, list(self.counts.recomputed), diags,
                                       self.elapsed, extra)
@@ -95,7 +109,7 @@ class BuildOutcome:
         from promptgen import buildreport
 
         text = buildreport.build_table(self.counts.by_type, self.diag_summary(), self.elapsed,
-                                       self.phases if self.profile else None, self.warnings)
+                                       self.phases if self.profile else None, self.all_warnings())
         if self.dry_run:
             lines = [f"would recompute {node}: {r['code']} {r.get('detail', '')}".rstrip()
                      for node, r in self.reasons.items()]
@@ -122,9 +136,10 @@ def results(root: str | None):
     from promptgen.results_view import Results
 
     outcome = build(root)
-    for w in outcome.warnings:
+    view = Results(outcome)  # reads every plan's status: damaged stored outputs are found here
+    for w in outcome.all_warnings():
         sys.stderr.write(f"promptgen: warning: {w}\n")
-    return Results(outcome)
+    return view
 
 
 def export_metrics(outcome: BuildOutcome, *, metrics_file: str | None, push_gateway: str | None, job: str) -> None:

@@ -1,0 +1,109 @@
+"""The printable answers of a build, computed by the `answers:workspace` node.
+
+`status --json` (whole and per plan), `check` (text and JSON) and the diagnostics of `build --json` are
+functions of the plans' statuses and the workspace diagnostics only. As a graph node they are computed
+once, stored in `state.db` like any output, and reused while no status output fingerprint changed
+(early cutoff): an edit that changes no plan's status re-renders nothing, and collecting the answers
+costs one stored output instead of decoding every plan's status (docs/PERFORMANCE.md).
+
+The output is packed so that each answer can be sliced out as the exact bytes that get printed, without
+decoding: a JSON array `[[len0, len1, ...], part0, part1, ...]` whose first element holds the byte
+length of every part, every part being one JSON value (so the whole output is still valid JSON).
+"""
+from __future__ import annotations
+
+import json
+
+from promptgen.report import CheckReport, sort_diags, status_document
+
+ANSWERS_ID = "answers:workspace"
+FIELDS = ("names", "diagnostics_json", "diag_summary", "status_json", "check_json", "check_text", "check_exit")
+
+
+def _dumps(obj) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def pack(parts: list[bytes]) -> bytes:
+    """`[[lengths...],part0,part1,...]`: parts must each be one JSON value."""
+    header = _dumps([len(p) for p in parts])
+    return b"".join((b"[", header, b",", b",".join(parts), b"]")) if parts else b"[" + header + b"]"
+
+
+def unpack(data: bytes) -> list[bytes]:
+    """The parts of `pack(parts)`, sliced (ValueError if `data` is not such a container)."""
+    end = data.index(b"]", 1) + 1
+    lengths = json.loads(data[1:end])
+    if type(lengths) is not list or not all(type(n) is int and n >= 0 for n in lengths):
+        raise ValueError("bad answers header")
+    parts, pos = [], end
+    for n in lengths:
+        if data[pos:pos + 1] != b",":
+            raise ValueError("bad answers separator")
+        parts.append(data[pos + 1:pos + 1 + n])
+        pos += 1 + n
+    if data[pos:] != b"]" or any(len(p) != n for p, n in zip(parts, lengths)):
+        raise ValueError("truncated answers")
+    return parts
+
+
+def render(statuses: list[dict], workspace_diagnostics: list[dict]) -> bytes:
+    """The packed answers from every plan's status output (sorted by plan name) and the workspace-level
+    diagnostics of discovery."""
+    diags = list(workspace_diagnostics)
+    names, per_plan = [], []
+    for status in statuses:
+        mine = status.get("model_diagnostics", []) + status.get("diagnostics", [])
+        diags.extend(mine)
+        doc = status_document([status], [])
+        doc["diagnostics"] = sort_diags(mine)
+        names.append(status["info"]["name"])
+        per_plan.append(_dumps(doc))
+    diagnostics = sort_diags(diags)
+    summary: dict[str, int] = {}
+    for d in diagnostics:
+        summary[d["severity"]] = summary.get(d["severity"], 0) + 1
+    check = CheckReport([d for d in diagnostics if d["severity"] in ("error", "warning", "info")])
+    doc = status_document(statuses, [])
+    doc["diagnostics"] = diagnostics
+    head = [_dumps(names), _dumps(diagnostics), _dumps(summary), _dumps(doc), _dumps(check.as_json()),
+            _dumps(check.text()), _dumps(check.exit_code)]
+    return pack(head + per_plan)
+
+
+class Answers:
+    """The unpacked answers: printable bytes per answer, and plain JSON decoded on demand."""
+
+    def __init__(self, data: bytes) -> None:
+        parts = unpack(data)
+        if len(parts) < len(FIELDS):
+            raise ValueError("truncated answers")
+        self.raw = dict(zip(FIELDS, parts))
+        names = json.loads(self.raw["names"])
+        if len(parts) != len(FIELDS) + len(names):
+            raise ValueError("answers: one status per plan expected")
+        self.by_plan: dict[str, bytes] = dict(zip(names, parts[len(FIELDS):]))
+        self._diagnostics: list[dict] | None = None
+
+    @property
+    def diagnostics(self) -> list[dict]:
+        """Every diagnostic of the build, sorted (workspace-level and every plan's)."""
+        if self._diagnostics is None:
+            self._diagnostics = json.loads(self.raw["diagnostics_json"])
+        return self._diagnostics
+
+    def diag_summary(self) -> dict[str, int]:
+        return json.loads(self.raw["diag_summary"])
+
+    def plan_diagnostics(self, feature: str) -> list[dict]:
+        """The sorted diagnostics of one plan ([] for an unknown plan)."""
+        one = self.by_plan.get(feature)
+        return [] if one is None else json.loads(one)["diagnostics"]
+
+    def payload(self) -> dict:
+        """The manifest's answer fields: UTF-8 bytes printed as they are by the fast path."""
+        raw = self.raw
+        return {"diagnostics_json": raw["diagnostics_json"], "diag_summary": self.diag_summary(),
+                "status_json": raw["status_json"], "status_by_plan": self.by_plan,
+                "check_json": raw["check_json"], "check_text": json.loads(raw["check_text"]).encode(),
+                "check_exit": json.loads(raw["check_exit"])}
