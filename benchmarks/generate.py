@@ -609,6 +609,24 @@ def edit_file(out: str, rel: str, stamp: str) -> None:
         fh.write(f"\n### Iteration note {stamp}\n\n- Re-ran the benchmark harness; numbers recorded.\n")
 
 
+def flip_status(out: str, rel: str) -> str:
+    """Flip the header status of an EXECUTION_TASK between open and complete (a content edit that changes
+    its plan's status); returns the new status."""
+    path = os.path.join(out, rel)
+    with open(path, encoding="utf-8") as fh:
+        lines = fh.read().split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith("**Status**: "):
+            new = "🚧 In Progress" if line[len("**Status**: "):] in STATUS_EXEC_DONE else "✅ Complete"
+            lines[i] = "**Status**: " + new
+            break
+    else:
+        raise ValueError(f"{rel}: no status line")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines))
+    return new
+
+
 def touch_all(out: str, mtime: float) -> int:
     """Set the mtime of every file (not under dot-folders) to `mtime`; returns the file count."""
     n = 0

@@ -13,6 +13,7 @@ scenarios run the promptgen CLI as a separate process, `--repeat` times each (co
   status-json   `status --json` after a no-op
   touch-all     every file's mtime changed (content not), then `build`
   edit-exec     one EXECUTION_TASK edited (an iteration note appended), then `build`
+  edit-status   one EXECUTION_TASK's header status flipped (open <-> complete: its plan's status changes), then `build`
   new-plan      one new nested plan (~35 documents) added, then `build`
   delete-plan   one nested plan folder removed, then `build`
 
@@ -82,7 +83,7 @@ FLOOR_HASH = _FLOOR.format(
              "                    xxh3_128(fh.read()).hexdigest()")
 
 REFERENCE: list = []  # results of an earlier run (--reference), for the 10k -> 100k growth targets
-SCENARIOS = ("cold", "no-op", "status-json", "touch-all", "edit-exec", "new-plan", "delete-plan")
+SCENARIOS = ("cold", "no-op", "status-json", "touch-all", "edit-exec", "edit-status", "new-plan", "delete-plan")
 HASH_FLOOR = ("cold", "touch-all")
 
 
@@ -259,8 +260,12 @@ def run_size(bench: Bench, nominal: int) -> dict:
     def edit(i: int) -> None:
         generate.edit_file(ws, execs[i % len(execs)], f"bench-{i}")
 
+    def flip(i: int) -> None:
+        generate.flip_status(ws, execs[i % len(execs)])
+
     if execs:
         scenario("edit-exec", repeat, edit)
+        scenario("edit-status", repeat, flip)
 
     def add(i: int) -> None:
         generate.add_plan(ws, 1000 + i)

@@ -11,6 +11,7 @@ rewritten before their files are touched, so a group a killed build left half-wr
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import re
 
@@ -89,8 +90,9 @@ def _groups(result, collected) -> dict[str, tuple[str, object]]:
         key = fps["status:" + feature] + fps["next:" + feature]
         groups[f"plans/{feature}"] = (key, lambda feature=feature: _plan_files(result, collected, feature))
     groups["summary"] = (fps["summary:workspace"] + fps[ANSWERS_ID], lambda: _summary_files(result, collected))
-    shape = "\n".join(f"{n}<{','.join(sorted(spec.deps))}" for n, spec in sorted(result.specs.items()))
-    groups["graph"] = (xxhash.xxh3_128_hexdigest(shape.encode()), lambda: {"graph.json": graph_document(result)})
+    specs = result.specs  # the graph's shape: node ids (sorted: the order differs between build modes)
+    shape = marshal.dumps([(n, specs[n].type, specs[n].deps) for n in sorted(specs)], 2)
+    groups["graph"] = (xxhash.xxh3_128_hexdigest(shape), lambda: {"graph.json": graph_document(result)})
     return groups
 
 
