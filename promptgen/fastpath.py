@@ -190,6 +190,7 @@ def _refresh_stats(state_dir: str, manifest, current: dict, touched: dict) -> No
     records keep the walk's order, so that the next run's comparison is again one byte comparison."""
     try:
         from graph_cache.lock import StateLock
+
         stats, digests = {}, dict(manifest.digests)
         for p, st in current.items():
             rec = touched.get(p)
