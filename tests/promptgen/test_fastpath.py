@@ -122,3 +122,21 @@ def test_an_edit_after_the_manifest_falls_back(cli, workspace):
     doc.write_bytes(doc.read_bytes() + b"\n")
     res = ok(cli("build", "--root", root, "--json"))
     assert res.json()["recomputed"] and not history(workspace)[-1]["fast_path"]
+
+
+def test_write_prints_stored_bytes_as_the_text_layer_would(monkeypatch):
+    import io
+    import sys
+
+    from promptgen import fastpath
+
+    answer = '{"title":"Café ✅"}\n'
+    for encoding in ("utf-8", "UTF_8", "utf-16"):
+        raw = io.BytesIO()
+        out = io.TextIOWrapper(raw, encoding=encoding)
+        out.write("before ")  # text already in the wrapper's buffer keeps its place
+        monkeypatch.setattr(sys, "stdout", out)
+        fastpath._write(answer.encode())
+        fastpath._write("after\n")
+        out.flush()
+        assert raw.getvalue() == ("before " + answer + "after\n").encode(encoding), encoding
