@@ -82,9 +82,8 @@ def scan_tree(root: str, max_depth: int = MAX_DEPTH) -> tuple[dict, tuple, list]
                     regular = e.is_file(follow_symlinks=False)
                 except OSError:
                     regular = False
-                if regular:
-                    if files_here and name[0] in _FIRST and (
-                            name.endswith(".md") and name.startswith(PREFIXES) or name == "parallel.json"):
+                if regular:  # is_candidate, inlined (the _FIRST pre-filter does not pay: most names pass)
+                    if files_here and (name.endswith(".md") and name.startswith(PREFIXES) or name == "parallel.json"):
                         try:
                             st = e.stat()
                             files[prefix + name] = (st.st_mtime_ns, st.st_size, st.st_ino)
