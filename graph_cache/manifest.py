@@ -122,7 +122,7 @@ class Manifest:
         if not isinstance(payload, bytes) or not isinstance(counts, dict) or not isinstance(index, dict):
             return None
         for at in index.values():
-            if type(at) is not tuple or len(at) != 3 or at[0] < end or at[0] + at[1] > size:
+            if type(at) is not tuple or len(at) != 3 or at[0] < end or at[1] < 0 or at[0] + at[1] > size:
                 return None
         if STATS not in index or DIGESTS not in index:
             return None
