@@ -140,3 +140,28 @@ def test_write_prints_stored_bytes_as_the_text_layer_would(monkeypatch):
         fastpath._write("after\n")
         out.flush()
         assert raw.getvalue() == ("before " + answer + "after\n").encode(encoding), encoding
+
+
+def test_console_script_exits_quickly_but_completely(cli, workspace, tmp_path):
+    """The fast path leaves with os._exit (no interpreter tear-down) only as the console script, with
+    stdout flushed and the exit code kept; a profiler or an in-process caller gets the normal exit."""
+    import subprocess
+    import sys
+
+    import pytest
+
+    from promptgen.entry import main
+
+    root = str(workspace)
+    ok(cli("build", "--root", root))
+    full = (workspace / ".promptgen" / "manifest.bin").read_bytes()
+    checked = cli("check", "--json", "--root", root)  # fast path, exit code 1 (warnings in the fixture)
+    assert history(workspace)[-1]["fast_path"] and checked.code == 1 and checked.json()
+    prof = tmp_path / "run.prof"
+    res = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "promptgen", "status", "--json",
+                          "--root", root], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and json.loads(res.stdout) and prof.stat().st_size > 0  # profile written
+    assert (workspace / ".promptgen" / "manifest.bin").read_bytes() == full
+    with pytest.raises(SystemExit) as exc:
+        main(["status", "--json", "--root", root])  # a caller: SystemExit as always, not os._exit
+    assert exc.value.code == 0
