@@ -25,5 +25,29 @@ def main(argv: list[str] | None = None) -> None:
             from promptgen.cli import run
 
             code = run(args)
+    elif argv is None:  # answered by the fast path, as the console script (not called by a caller)
+        _quick_exit(code)
     sys.stdout.flush()
     sys.exit(code)
+
+
+def _quick_exit(code) -> None:
+    """Leave without the interpreter's tear-down (freeing every object of the walk and the manifest:
+    ~4 % of a no-op at 10k documents), when nothing needs it: no atexit hook, no tracer or profiler
+    (coverage, cProfile, pyinstrument write their results at exit). Everything the fast path writes
+    is unbuffered (os-level) except stdout/stderr, flushed here; a flush error takes the normal exit."""
+    import atexit
+    import os
+
+    if type(code) is not int or not 0 <= code <= 255:
+        return
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        return
+    if getattr(atexit, "_ncallbacks", lambda: 1)() != 0:
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:
+        return  # e.g. a closed pipe: the normal exit reports it as before
+    os._exit(code)

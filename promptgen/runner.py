@@ -195,28 +195,32 @@ def save_manifest(cfg: Config, spec, collected: Collected, outcome, artifact_sta
     counts_by_type: dict[str, int] = {}
     for node_type, c in outcome.counts.by_type.items():
         counts_by_type[node_type] = sum(c.values())
-    # Printable answers are stored as UTF-8 bytes, as the answers node made them: loading the manifest
-    # copies them without decoding, and the fast path decodes only the one it prints.
+    # Printable answers are stored as UTF-8 bytes, as the answers node made them; they go to sections of
+    # the manifest that only status/check read.
     payload = {"global_key": fastpath.global_key(cfg.root), "workspace": cfg.workspace,
                **collected.answers.payload(), "artifacts": artifact_stats}
-    manifest = Manifest(MANIFEST_KEY, manifest_files(cfg, spec, outcome.result),
-                        marshal.dumps(payload), counts_by_type)
+    small, answers = fastpath.split_answers(payload)
+    stats, digests = manifest_files(cfg, spec, outcome.result)
+    manifest = Manifest(MANIFEST_KEY, stats, digests, marshal.dumps(small), counts_by_type, answers)
     manifest.save(os.path.join(cfg.state_dir, MANIFEST))
 
 
-def manifest_files(cfg: Config, spec, result) -> dict:
-    """(mtime_ns, size, ino, digest) of every scanned candidate file, node input or not."""
+def manifest_files(cfg: Config, spec, result) -> tuple[dict, dict]:
+    """({path: (mtime_ns, size, ino)}, {path: digest}) of every scanned candidate file, node input or
+    not. The stats keep the order of the walk (`spec.stats`), so that the no-op path's comparison with
+    its own walk is one byte comparison (graph_cache/manifest.py)."""
     from graph_cache.fingerprint import fingerprint_file
     from graph_cache.fs import RealFileSystem
 
     known = result.files
     fs = None
-    files = {}
+    stats, digests = {}, {}
     for path, st in spec.stats.items():
         rec = known.get(path)
         if rec is None or (st is not None and tuple(rec.stat) != tuple(st)):
             fs = fs or RealFileSystem(cfg.workspace_dir)
             rec, _ = fingerprint_file(fs, path, None, st)
         if rec is not None:
-            files[path] = (rec.stat.mtime_ns, rec.stat.size, rec.stat.ino, rec.digest)
-    return files
+            stats[path] = (rec.stat.mtime_ns, rec.stat.size, rec.stat.ino)
+            digests[path] = rec.digest
+    return stats, digests

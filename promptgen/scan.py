@@ -64,15 +64,33 @@ def scan_tree(root: str, max_depth: int = MAX_DEPTH) -> tuple[dict, tuple, list]
     while stack:
         d, depth, entries = stack.pop()
         subdirs = []
+        prefix = d + "/" if d else ""
+        only = allowed if depth == 0 else None  # names allowed at this level (None: all)
+        files_here = allowed is None or depth > 0  # candidates are not taken from the top of a workspace
+        deeper = depth < max_depth
         try:
             if entries is None:
                 with os.scandir(os.path.join(root, d)) as it:
                     entries = list(it)
             for e in entries:
                 name = e.name
-                if depth == 0 and allowed is not None and name not in allowed:
+                if only is not None and name not in only:
                     continue
-                path = f"{d}/{name}" if d else name
+                # The common case first: a regular file (not a link). One DirEntry call answers it from
+                # the directory listing; anything else takes the general branch below.
+                try:
+                    regular = e.is_file(follow_symlinks=False)
+                except OSError:
+                    regular = False
+                if regular:  # is_candidate, inlined (the _FIRST pre-filter does not pay: most names pass)
+                    if files_here and (name.endswith(".md") and name.startswith(PREFIXES) or name == "parallel.json"):
+                        try:
+                            st = e.stat()
+                            files[prefix + name] = (st.st_mtime_ns, st.st_size, st.st_ino)
+                        except OSError:
+                            files[prefix + name] = None
+                    continue
+                path = prefix + name
                 is_dir = _is_dir(e)
                 if e.is_symlink():
                     real = os.path.realpath(e.path)
@@ -84,9 +102,9 @@ def scan_tree(root: str, max_depth: int = MAX_DEPTH) -> tuple[dict, tuple, list]
                             continue
                         seen.add(real)
                 if is_dir:
-                    if depth < max_depth and name[0] != "." and name not in NO_WALK:
+                    if deeper and name[0] != "." and name not in NO_WALK:
                         subdirs.append(path)
-                elif name[0] in _FIRST and (allowed is None or depth > 0) and is_candidate(name):
+                elif name[0] in _FIRST and files_here and is_candidate(name):
                     try:
                         if not e.is_file():
                             if e.is_symlink() and not os.path.exists(e.path):

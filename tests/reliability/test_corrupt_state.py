@@ -195,29 +195,70 @@ def test_stale_journal_next_to_a_valid_state_db(built, tmp_path):
 # ------------------------------------------------------------------------------------------ manifest.bin
 
 def _manifest_with(path: Path, **changes) -> None:
-    magic, schema, key, files, payload, counts = marshal.loads(path.read_bytes())
-    fields = {"magic": magic, "schema": schema, "key": key, "files": files, "payload": payload, "counts": counts}
+    """Re-encode manifest.bin with some header fields or record sections replaced."""
+    from graph_cache.manifest import DIGESTS, MAGIC, MANIFEST_SCHEMA, STATS, Manifest, encode
+
+    m = Manifest.load(str(path))
+    fields = {"magic": MAGIC, "schema": MANIFEST_SCHEMA, "key": m.global_key,
+              "stats": marshal.dumps(m.stats, 2), "payload": m.payload, "counts": m.counts_by_type}
+    sections = m.sections()
+    digests = marshal.dumps(m.digests)
+    m.close()
+    if "files" in changes:
+        fields["stats"] = marshal.dumps(changes.pop("files"), 2)
     fields.update(changes)
-    path.write_bytes(marshal.dumps(tuple(fields[k] for k in ("magic", "schema", "key", "files", "payload",
-                                                             "counts"))))
+    blobs = [(STATS, fields["stats"]), (DIGESTS, digests), *sorted(sections.items())]
+    path.write_bytes(encode(fields["key"], fields["payload"], fields["counts"], blobs, magic=fields["magic"],
+                            schema=fields["schema"]))
+
+
+def _damage_section(path: Path, name: str, how: str) -> None:
+    """Damage one section of manifest.bin behind its header's back."""
+    from graph_cache.manifest import Manifest
+
+    m = Manifest.load(str(path))
+    offset, length, _ = m._index[name]
+    m.close()
+    data = bytearray(path.read_bytes())
+    if how == "flip":  # same size, one byte changed: only the CRC can tell
+        data[offset + length // 2] ^= 0x20
+    elif how == "swap":  # same size, the bytes of another answer (answers from two builds mixed)
+        data[offset:offset + length] = bytes(reversed(data[offset:offset + length]))
+    elif how == "torn":  # cut inside the section: the file is shorter than its header says
+        del data[offset + length // 2:]
+    path.write_bytes(bytes(data))
+
+
+def _old_format(path: Path) -> None:
+    """A manifest.bin of schema 1 (one marshal tuple, answers inside the payload)."""
+    path.write_bytes(marshal.dumps(("graph_cache.manifest", 1, "promptgen-manifest-2", {"a.md": (1, 2, 3, "d")},
+                                    marshal.dumps({"global_key": b"k", "workspace": "."}), {})))
 
 
 MANIFEST_DAMAGE = {
     "zero-length": lambda p: p.write_bytes(b""),
     "truncated": lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),
+    "truncated-last-byte": lambda p: p.write_bytes(p.read_bytes()[:-1]),
+    "appended": lambda p: p.write_bytes(p.read_bytes() + b"\0"),
     "random-bytes": lambda p: p.write_bytes(random.Random(7).randbytes(len(p.read_bytes()))),
-    "newer-schema": lambda p: _manifest_with(p, schema=2),
-    "older-schema": lambda p: _manifest_with(p, schema=0),
+    "newer-schema": lambda p: _manifest_with(p, schema=3),
+    "older-schema": lambda p: _manifest_with(p, schema=1),
+    "schema-1-file": _old_format,
     "foreign-magic": lambda p: _manifest_with(p, magic="something.else"),
     "wrong-shape": lambda p: p.write_bytes(marshal.dumps([1, 2, 3])),
     "garbage-payload": lambda p: _manifest_with(p, payload=b"\x00garbage"),
     "payload-wrong-types": lambda p: _manifest_with(p, payload=marshal.dumps({"global_key": 5, "workspace": None})),
     "files-wrong-types": lambda p: _manifest_with(p, files={"x": "y"}),
+    "answer-byte-flipped": lambda p: _damage_section(p, "status_json", "flip"),
+    "answer-swapped": lambda p: _damage_section(p, "status_json", "swap"),
+    "answer-torn": lambda p: _damage_section(p, "status_json", "torn"),
+    "records-torn": lambda p: _damage_section(p, "\0stats", "torn"),
 }
 
 
 @pytest.mark.parametrize("damage", [case(n, slow={"foreign-magic", "wrong-shape", "garbage-payload",
-                                                  "payload-wrong-types", "files-wrong-types"})
+                                                  "payload-wrong-types", "files-wrong-types", "appended",
+                                                  "answer-swapped", "schema-1-file"})
                                     for n in MANIFEST_DAMAGE])
 def test_damaged_manifest_gives_the_clean_answer(built, tmp_path, damage):
     root = copy_built(built, tmp_path / "ws")
@@ -230,7 +271,8 @@ def test_damaged_manifest_gives_the_clean_answer(built, tmp_path, damage):
 
 
 @pytest.mark.parametrize("damage", [case(n, slow={"zero-length", "random-bytes", "newer-schema", "older-schema",
-                                                  "wrong-shape", "files-wrong-types"})
+                                                  "wrong-shape", "files-wrong-types", "truncated-last-byte",
+                                                  "records-torn"})
                                     for n in MANIFEST_DAMAGE if n != "payload-wrong-types"])
 def test_damaged_manifest_warns_once(built, tmp_path, damage):
     """A manifest.bin that exists but cannot be decoded: one warning naming it, then silence. (A payload
