@@ -1,0 +1,70 @@
+"""Stored file records, kept as raw rows: a `FileRecord` is built only when a record is asked for.
+
+A change-driven build compares the stat of every file of the graph with its stored one (`raw`), but
+needs the record itself only for the few files whose stat moved; building 10k records up front cost
+more than reading the rows. Rows come all at once, on first use (`fetch_all`: one bulk SELECT).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, Mapping
+
+from .fingerprint import FileRecord
+from .fs import StatSig
+
+Row = tuple  # (mtime_ns, size, ino, digest) as stored
+
+
+class FileTable(Mapping[str, FileRecord]):
+    """path -> FileRecord of the last build; `raw(path)` gives the stored row (or None)."""
+
+    __slots__ = ("_rows", "_fetch_all")
+
+    def __init__(self, rows: dict[str, Row] | None = None, *,
+                 fetch_all: Callable[[], dict[str, Row]] | None = None) -> None:
+        self._rows: dict[str, Row] = rows if rows is not None else {}
+        self._fetch_all = fetch_all  # None: every row is in `_rows`
+
+    def rows(self) -> dict[str, Row]:
+        """Every stored row, path -> (mtime_ns, size, ino, digest); the caller must not modify it."""
+        if self._fetch_all is not None:
+            self._rows, self._fetch_all = self._fetch_all(), None
+        return self._rows
+
+    def raw(self, path: str) -> Row | None:
+        return self.rows().get(path)
+
+    def __getitem__(self, path: str) -> FileRecord:
+        m, s, i, d = self.rows()[path]
+        try:
+            return FileRecord(StatSig(int(m), int(s), int(i)), str(d))
+        except (TypeError, ValueError):  # garbled row: no usable record, the file is hashed again
+            raise KeyError(path) from None
+
+    def get(self, path: str, default: Any = None) -> Any:
+        try:
+            return self[path]
+        except KeyError:
+            return default
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.rows()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.rows())
+
+    def __len__(self) -> int:
+        return len(self.rows())
+
+    def update(self, records: Mapping[str, FileRecord]) -> None:
+        rows = self.rows()
+        for p, r in records.items():
+            rows[p] = (r.stat.mtime_ns, r.stat.size, r.stat.ino, r.digest)
+
+    def pop(self, path: str, default: Any = None) -> Any:
+        return self.rows().pop(path, default)
+
+    def copy(self) -> FileTable:
+        """An independent table (shares the loader while nothing is loaded yet)."""
+        if self._fetch_all is not None:
+            return FileTable(fetch_all=self._fetch_all)
+        return FileTable(dict(self._rows))
