@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from .errors import CycleError
 from .fingerprint import digest_of, hash_bytes
 from .graph_index import GraphIndex
+from .spec_rows import SpecRows, rows_digest
 from .model import NodeSpec, Rule
 from .trace_table import OUTPUT_FP
 
@@ -26,7 +27,10 @@ ROOTS_KEY, VERSIONS_KEY = "roots_digest", "versions_digest"  # store meta keys w
 
 
 def roots_digest(roots: Sequence[NodeSpec]) -> str:
-    return hash_bytes(marshal.dumps([(s.id, s.type, s.files, s.deps, s.params) for s in roots], 2))
+    """Digest of the root specs (memoised by SpecRows, which need not build NodeSpecs for it)."""
+    if isinstance(roots, SpecRows):
+        return roots.digest()
+    return rows_digest([(s.id, s.type, s.files, s.deps, s.params) for s in roots])
 
 
 def versions_digest(global_version: str, rules: Mapping[str, Rule]) -> str:
@@ -154,19 +158,20 @@ class DirtyScheduler:
     def done(self, node_id: str) -> None:
         self.processed.append(node_id)
         if self._changed(node_id):
-            for dep in (*self.index.dependents.get(node_id, ()), *self._dependents.get(node_id, ())):
+            for dep in (*self.index.dependents(node_id), *self._dependents.get(node_id, ())):
                 self.queue(dep)
 
     def spec(self, node_id: str) -> NodeSpec | None:
         got = self._added.get(node_id)
         return got if got is not None else self.index.spec(node_id)
 
-    def ids(self) -> Iterable[str]:
+    def ids(self) -> Sequence[str]:
         """Every node of the graph, in graph order (generated children last)."""
+        ids = self.index.ids
         if not self.graph_changed:
-            return self.index.nodes
-        nodes = self.index.nodes
-        return [i for i in (*nodes, *(a for a in self._added if a not in nodes)) if i not in self.removed]
+            return ids
+        old = set(ids)
+        return [i for i in (*ids, *(a for a in self._added if a not in old)) if i not in self.removed]
 
     def specs(self) -> Mapping[str, NodeSpec]:
         return GraphSpecs(self)
@@ -205,7 +210,7 @@ class GraphSpecs(Mapping[str, NodeSpec]):
 
     def __len__(self) -> int:
         ids = self._sched.ids()
-        return len(ids) if isinstance(ids, (dict, list)) else sum(1 for _ in ids)
+        return len(ids)  # type: ignore[arg-type]
 
 
 def stored_fp(build: Any, node_id: str) -> str | None:
@@ -234,8 +239,8 @@ def plan(build: Any, roots: Sequence[NodeSpec], roots_key: str) -> DirtySchedule
         return None
     build.fps = StoredFps(lambda nid: stored_fp(build, nid))
     sched = DirtyScheduler(index, lambda nid: build.fps.get(nid) != stored_fp(build, nid))
-    for path in changed_files(build, index.readers):
-        for nid in index.readers[path]:
+    for path in changed_files(build, index.paths):
+        for nid in index.readers(path):
             sched.queue(nid)
     return sched
 

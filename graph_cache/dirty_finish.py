@@ -2,7 +2,7 @@
 what the commit writes, without touching every node of the graph when its shape did not change."""
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 from .dirty import DirtyScheduler
 from .events import NodesHit
@@ -39,12 +39,15 @@ class GraphFiles(Mapping[str, FileRecord]):
     """path -> record of every existing file of an unchanged graph: fingerprinted in this build, or
     unchanged since the stored record (built on access)."""
 
-    def __init__(self, paths: Mapping[str, Any], records: Mapping[str, FileRecord | None],
+    def __init__(self, paths: Sequence[str], records: Mapping[str, FileRecord | None],
                  old_files: Mapping[str, FileRecord]) -> None:
         self._paths, self._records, self._old = paths, records, old_files
+        self._known: frozenset[str] | None = None
 
     def __getitem__(self, path: str) -> FileRecord:
-        if path not in self._paths:
+        if self._known is None:
+            self._known = frozenset(self._paths)
+        if path not in self._known:
             raise KeyError(path)
         r = self._records[path] if path in self._records else self._old.get(path)
         if r is None:
@@ -62,7 +65,7 @@ class GraphFiles(Mapping[str, FileRecord]):
 def graph_files(planned: DirtyScheduler, records: Mapping[str, Any], old_files: Mapping[str, Any]) -> Mapping:
     """Records of the files of the graph: fingerprinted now, or unchanged since their stored record."""
     if not planned.graph_changed:
-        return GraphFiles(planned.index.readers, records, old_files)
+        return GraphFiles(planned.index.paths, records, old_files)
     files = {}
     for spec in planned.specs().values():
         for p in spec.files:

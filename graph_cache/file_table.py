@@ -56,12 +56,15 @@ class FileTable(Mapping[str, FileRecord]):
         return len(self.rows())
 
     def update(self, records: Mapping[str, FileRecord]) -> None:
-        rows = self.rows()
+        """Apply a commit. A table not loaded yet reads the committed rows when it is first used."""
+        if self._fetch_all is not None:
+            return
+        rows = self._rows
         for p, r in records.items():
             rows[p] = (r.stat.mtime_ns, r.stat.size, r.stat.ino, r.digest)
 
     def pop(self, path: str, default: Any = None) -> Any:
-        return self.rows().pop(path, default)
+        return default if self._fetch_all is not None else self._rows.pop(path, default)
 
     def copy(self) -> FileTable:
         """An independent table (shares the loader while nothing is loaded yet)."""
