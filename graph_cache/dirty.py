@@ -209,8 +209,15 @@ class GraphSpecs(Mapping[str, NodeSpec]):
         return iter(self._sched.ids())
 
     def __len__(self) -> int:
-        ids = self._sched.ids()
-        return len(ids)  # type: ignore[arg-type]
+        return len(self._sched.ids())
+
+    def items(self) -> Any:
+        if self._sched.graph_changed:
+            return super().items()
+        return self._sched.index.all_specs().items()  # bulk: each bucket decoded once
+
+    def values(self) -> Any:
+        return dict(self.items()).values() if self._sched.graph_changed else self._sched.index.all_specs().values()
 
 
 def stored_fp(build: Any, node_id: str) -> str | None:

@@ -396,13 +396,12 @@ class _Build:
             removed = set(planned.removed)
             for nid in removed:  # visited before its generator dropped it: not part of the graph
                 self.written.pop(nid, None)
-        graph = None
-        if planned is None or planned.graph_changed:
-            graph = graph_index.encode(roots_key, versions, self.sched.specs())
+        keep = planned is not None and not planned.graph_changed
+        graph = None if keep else graph_index.encode(roots_key, versions, self.sched.specs())
         self.store.commit(files=write_files, traces=self.written, outputs=self.new_outputs,
                           removed_nodes=removed, removed_files=removed_files, run_id=self.run_id,
                           meta={dirty.ROOTS_KEY: roots_key, dirty.VERSIONS_KEY: versions},
-                          graph=graph, keep_graph=graph is None)
+                          graph=graph, keep_graph=keep)
         self.phase["persist"] += time.perf_counter() - t
 
     def damage_warning(self) -> str | None:

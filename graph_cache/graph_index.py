@@ -6,76 +6,85 @@ file and the dependents of each node whose output changed. Rebuilding that from 
 generators' stored children costs O(graph) object work on every build; instead the engine writes, at
 every commit and in the same SQLite transaction as the traces, one blob (key `KEY` of `blobs`):
 
-    MAGIC + xxh3(body) + marshal((FORMAT, roots_digest, versions_digest, by_type, ids, paths,
+    MAGIC + xxh3(body) + marshal((FORMAT, roots_digest, versions_digest, by_type, types, ids, paths,
                                   node_buckets, reader_buckets))
 
-`ids` lists every node in graph order, `paths` every file the graph reads; a node's record
-`(type, files, deps, params, dependents)` sits in node bucket `crc32(id) % len(node_buckets)`, the
-readers of a path in reader bucket `crc32(path) % ...`: each bucket is its own marshal bytes, decoded
-on first use, so loading the index creates two tuples of strings and not 16k records. Output
-fingerprints are not in it (they change on every build: they come from the trace rows of the nodes a
-build touches). A commit without a new index drops it unless the engine proved the graph unchanged
-(`Store.commit`), so the index never disagrees with the traces; a missing, damaged or stale index means
-a full build.
+`ids` lists every node in graph order and `paths` every file the graph reads. The record of node `i`,
+`(type index, file positions, dep positions, params, dependent positions)`, is item `i % BUCKET` of
+node bucket `i // BUCKET`; the reader positions of path `j` likewise in the reader buckets. Each
+bucket is its own marshal bytes, decoded on first use: loading the index creates two tuples of strings
+and a few hundred bytes objects, not 16k records, and a build decodes the buckets of the nodes it
+visits. Output fingerprints are not in it (they change on every build: they come from the trace rows
+of the nodes a build touches). A commit without a new index drops it unless the engine proved the graph
+unchanged (`Store.commit`), so the index never disagrees with the traces; a missing, damaged or stale
+index means a full build.
 """
 from __future__ import annotations
 
 import marshal
-import zlib
 from typing import Any, Mapping
 
 from .fingerprint import hash_bytes
-from .model import NodeSpec
+from .model import NodeSpec, node_spec
 
 KEY = "graph_cache.index"  # reserved key in the store's `blobs` table
 MAGIC = b"GCIX"
-FORMAT = 1
+FORMAT = 2
+BUCKET = 64  # records per bucket
 _SUM = 32  # length of the hex checksum after MAGIC
 
 
-BUCKET = 64  # records per bucket, on average
+def _buckets(records: list[Any]) -> tuple[bytes, ...]:
+    return tuple(marshal.dumps(records[i:i + BUCKET]) for i in range(0, len(records), BUCKET)) or (b"",)
 
 
-def _bucket(key: str, n: int) -> int:
-    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % n
-
-
-def _buckets(records: dict[str, Any]) -> tuple[bytes, ...]:
-    n = max(1, len(records) // BUCKET)
-    parts: list[dict[str, Any]] = [{} for _ in range(n)]
-    for key, rec in records.items():
-        parts[_bucket(key, n)][key] = rec
-    return tuple(marshal.dumps(p) for p in parts)
-
-
-def encode(roots_key: str, versions_key: str, specs: Mapping[str, NodeSpec]) -> bytes:
-    """The index blob of a graph (`specs`: every node of the build, in graph order)."""
-    readers: dict[str, list[str]] = {}
-    dependents: dict[str, list[str]] = {}
+def encode(roots_key: str, versions_key: str, specs: Mapping[str, NodeSpec]) -> bytes | None:
+    """The index blob of a graph (`specs`: every node of the build, in graph order); None if a node
+    depends on a node outside it (such a build fails anyway)."""
+    pos = {nid: i for i, nid in enumerate(specs)}
+    ppos: dict[str, int] = {}
+    tpos: dict[str, int] = {}
+    readers: list[list[int]] = []
+    dependents: list[list[int]] = [[] for _ in pos]
     by_type: dict[str, int] = {}
-    for nid, s in specs.items():
+    records = []
+    for i, s in enumerate(specs.values()):
+        files = []
         for p in s.files:
-            readers.setdefault(p, []).append(nid)
-        for d in s.deps:
-            dependents.setdefault(d, []).append(nid)
+            j = ppos.get(p)
+            if j is None:
+                j = ppos[p] = len(readers)
+                readers.append([])
+            readers[j].append(i)
+            files.append(j)
+        deps = tuple(pos[d] for d in s.deps if d in pos)
+        if len(deps) != len(s.deps):
+            return None
+        for d in deps:
+            dependents[d].append(i)
         by_type[s.type] = by_type.get(s.type, 0) + 1
-    nodes = {nid: (s.type, s.files, s.deps, s.params, tuple(dependents.get(nid, ()))) for nid, s in specs.items()}
-    body = marshal.dumps((FORMAT, roots_key, versions_key, by_type, tuple(nodes), tuple(readers),
-                          _buckets(nodes), _buckets({p: tuple(ids) for p, ids in readers.items()})))
+        records.append([tpos.setdefault(s.type, len(tpos)), tuple(files), deps, s.params])
+    for rec, deps_of in zip(records, dependents):
+        rec.append(tuple(deps_of))
+    body = marshal.dumps((FORMAT, roots_key, versions_key, by_type, tuple(tpos), tuple(pos), tuple(ppos),
+                          _buckets([tuple(r) for r in records]), _buckets([tuple(r) for r in readers])))
     return MAGIC + hash_bytes(body).encode() + body
 
 
 class GraphIndex:
     """A decoded index: `ids`, `paths`, `by_type` at once; records decoded per bucket on first use."""
 
-    __slots__ = ("roots_key", "versions_key", "by_type", "ids", "paths", "_nodes", "_readers", "_specs")
+    __slots__ = ("roots_key", "versions_key", "by_type", "types", "ids", "paths", "_pos", "_ppos",
+                 "_nodes", "_readers", "_specs")
 
-    def __init__(self, roots_key: str, versions_key: str, by_type: dict[str, int], ids: tuple[str, ...],
-                 paths: tuple[str, ...], nodes: tuple[bytes, ...], readers: tuple[bytes, ...]) -> None:
-        self.roots_key, self.versions_key, self.by_type = roots_key, versions_key, by_type
+    def __init__(self, roots_key: str, versions_key: str, by_type: dict[str, int], types: tuple[str, ...],
+                 ids: tuple[str, ...], paths: tuple[str, ...], nodes: tuple[bytes, ...],
+                 readers: tuple[bytes, ...]) -> None:
+        self.roots_key, self.versions_key, self.by_type, self.types = roots_key, versions_key, by_type, types
         self.ids, self.paths = ids, paths
-        self._nodes = _Buckets(nodes)
-        self._readers = _Buckets(readers)
+        self._pos = {nid: i for i, nid in enumerate(ids)}
+        self._ppos: dict[str, int] | None = None
+        self._nodes, self._readers = _Buckets(nodes), _Buckets(readers)
         self._specs: dict[str, NodeSpec] = {}
 
     @classmethod
@@ -87,45 +96,67 @@ class GraphIndex:
         if hash_bytes(body).encode() != bytes(blob[len(MAGIC):len(MAGIC) + _SUM]):
             return None
         try:
-            fmt, roots_key, versions_key, by_type, ids, paths, nodes, readers = marshal.loads(body)
+            fmt, roots_key, versions_key, by_type, types, ids, paths, nodes, readers = marshal.loads(body)
         except (ValueError, TypeError, EOFError):
             return None
-        if fmt != FORMAT or not (nodes and readers):
+        if fmt != FORMAT:
             return None
-        return cls(roots_key, versions_key, by_type, ids, paths, nodes, readers)
+        return cls(roots_key, versions_key, by_type, types, ids, paths, nodes, readers)
 
     def spec(self, node_id: str) -> NodeSpec | None:
         got = self._specs.get(node_id)
         if got is None:
-            row = self._nodes.get(node_id)
-            if row is None:
+            i = self._pos.get(node_id)
+            if i is None:
                 return None
-            got = self._specs[node_id] = NodeSpec(node_id, *row[:4])
+            got = self._specs[node_id] = self._build(node_id, self._nodes.get(i))
         return got
 
+    def _build(self, node_id: str, rec: tuple[Any, ...]) -> NodeSpec:
+        t, files, deps, params = rec[:4]
+        paths, ids = self.paths, self.ids
+        return node_spec(node_id, self.types[t], tuple([paths[j] for j in files]),
+                         tuple([ids[j] for j in deps]), params)
+
+    def all_specs(self) -> dict[str, NodeSpec]:
+        """Every spec, in graph order (bulk: each bucket decoded once)."""
+        if len(self._specs) < len(self.ids):
+            known, build, get = self._specs, self._build, self._nodes.get
+            self._specs = {nid: known.get(nid) or build(nid, get(i)) for i, nid in enumerate(self.ids)}
+        return self._specs
+
     def dependents(self, node_id: str) -> tuple[str, ...]:
-        row = self._nodes.get(node_id)
-        return () if row is None else row[4]
+        i = self._pos.get(node_id)
+        if i is None:
+            return ()
+        ids = self.ids
+        return tuple([ids[j] for j in self._nodes.get(i)[4]])
 
     def readers(self, path: str) -> tuple[str, ...]:
-        return self._readers.get(path) or ()
+        if self._ppos is None:
+            self._ppos = {p: j for j, p in enumerate(self.paths)}
+        j = self._ppos.get(path)
+        if j is None:
+            return ()
+        ids = self.ids
+        return tuple([ids[i] for i in self._readers.get(j)])
 
     def __len__(self) -> int:
         return len(self.ids)
 
 
 class _Buckets:
-    """key -> record, from marshal buckets decoded on first use."""
+    """Record `i` of marshal buckets of BUCKET records, each bucket decoded on first use."""
 
     __slots__ = ("_raw", "_decoded")
 
     def __init__(self, raw: tuple[bytes, ...]) -> None:
         self._raw = raw
-        self._decoded: dict[int, dict[str, Any]] = {}
+        self._decoded: dict[int, list[Any]] = {}
 
-    def get(self, key: str) -> Any:
-        b = _bucket(key, len(self._raw))
+    def get(self, i: int) -> Any:
+        b, k = divmod(i, BUCKET)
         part = self._decoded.get(b)
         if part is None:
             part = self._decoded[b] = marshal.loads(self._raw[b])
-        return part.get(key)
+        return part[k]

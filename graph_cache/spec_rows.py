@@ -12,7 +12,7 @@ import marshal
 from typing import Any, Iterator, Sequence, overload
 
 from .fingerprint import hash_bytes
-from .model import NodeSpec
+from .model import NodeSpec, node_spec
 
 Row = tuple  # (id, type, files, deps, params), as in NodeSpec
 
@@ -55,7 +55,7 @@ class SpecRows(Sequence[NodeSpec]):
 
     def _all(self) -> list[NodeSpec]:
         if self._specs is None:
-            self._specs = [NodeSpec(*r) for r in self.rows()]
+            self._specs = [node_spec(*r) for r in self.rows()]
         return self._specs
 
     @overload
