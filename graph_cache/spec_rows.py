@@ -26,19 +26,20 @@ def rows_digest(rows: Sequence[Row]) -> str:
 class SpecRows(Sequence[NodeSpec]):
     """Immutable root specs; rows, NodeSpecs and the digest are each computed once, when first needed."""
 
-    __slots__ = ("_blob", "_rows", "_specs", "_digest")
+    __slots__ = ("_blob", "_rows", "_specs", "_digest", "_len")
 
     def __init__(self, specs: Sequence[NodeSpec] | None = None, *, rows: Sequence[Row] | None = None,
-                 blob: bytes | None = None, digest: str | None = None) -> None:
+                 blob: bytes | None = None, digest: str | None = None, length: int | None = None) -> None:
         self._specs = list(specs) if specs is not None else None
         self._rows = list(rows) if rows is not None else None
         self._blob = blob  # marshal of the rows, decoded on first use
         self._digest = digest  # trusted: the caller stored it with the rows
+        self._len = length
 
     @classmethod
-    def lazy(cls, blob: bytes, digest: str) -> SpecRows:
-        """Rows still marshalled (`marshal.dumps(rows)`) with their stored digest."""
-        return cls(blob=blob, digest=digest)
+    def lazy(cls, blob: bytes, digest: str, length: int) -> SpecRows:
+        """`length` rows still marshalled (`marshal.dumps(rows)`) with their stored digest."""
+        return cls(blob=blob, digest=digest, length=length)
 
     def rows(self) -> list[Row]:
         if self._rows is None:
@@ -71,4 +72,6 @@ class SpecRows(Sequence[NodeSpec]):
         return iter(self._all())
 
     def __len__(self) -> int:
-        return len(self._specs) if self._specs is not None else len(self.rows())
+        if self._len is None:
+            self._len = len(self._specs) if self._specs is not None else len(self.rows())
+        return self._len

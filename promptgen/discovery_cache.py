@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 
 FILE = "discovery.bin"
-MAGIC = "promptgen-discovery-2"
+MAGIC = "promptgen-discovery-3"
 
 
 @dataclass
@@ -51,8 +51,8 @@ def load(state_dir: str, key: bytes):
             magic, stored_key, checksum, body = marshal.loads(f.read())
         if magic != MAGIC or stored_key != key or xxhash.xxh3_128_digest(body) != checksum:
             return None
-        specs, digest, infos, disc_diags, diags, ws_diags = marshal.loads(body)
-        spec = GraphSpec(specs=SpecRows.lazy(specs, digest),
+        specs, digest, count, infos, disc_diags, diags, ws_diags = marshal.loads(body)
+        spec = GraphSpec(specs=SpecRows.lazy(specs, digest, count),
                          plan_infos={name: PlanInfo(**info) for name, info in infos.items()},
                          discovery_diags=disc_diags)
         return CachedDiscovery(diags, ws_diags), spec
@@ -71,7 +71,7 @@ def save(state_dir: str, key: bytes, disc, spec) -> None:
     path = os.path.join(state_dir, FILE)
     tmp = os.path.join(state_dir, f".{FILE}.{os.getpid()}.tmp")  # swept if we are killed (store_db)
     try:
-        body = marshal.dumps((marshal.dumps(roots.rows()), roots.digest(),
+        body = marshal.dumps((marshal.dumps(roots.rows()), roots.digest(), len(roots),
                               {name: info.model_dump() for name, info in spec.plan_infos.items()},
                               spec.discovery_diags, disc.diagnostics, disc.workspace_diagnostics))
         data = marshal.dumps((MAGIC, key, xxhash.xxh3_128_digest(body), body))
