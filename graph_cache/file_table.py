@@ -35,10 +35,9 @@ class FileTable(Mapping[str, FileRecord]):
 
     def __getitem__(self, path: str) -> FileRecord:
         m, s, i, d = self.rows()[path]
-        try:
-            return FileRecord(StatSig(int(m), int(s), int(i)), str(d))
-        except (TypeError, ValueError):  # garbled row: no usable record, the file is hashed again
-            raise KeyError(path) from None
+        # A garbled row (wrong types) compares unequal to every real stat and digest: the file is hashed
+        # again and its readers recomputed, as for any change.
+        return FileRecord(StatSig(m, s, i), d)
 
     def get(self, path: str, default: Any = None) -> Any:
         try:

@@ -119,10 +119,25 @@ class GraphIndex:
                          tuple([ids[j] for j in deps]), params)
 
     def all_specs(self) -> dict[str, NodeSpec]:
-        """Every spec, in graph order (bulk: each bucket decoded once)."""
+        """Every spec, in graph order (bulk: each bucket decoded once, one tight loop)."""
         if len(self._specs) < len(self.ids):
-            known, build, get = self._specs, self._build, self._nodes.get
-            self._specs = {nid: known.get(nid) or build(nid, get(i)) for i, nid in enumerate(self.ids)}
+            ids, paths, types, known = self.ids, self.paths, self.types, self._specs
+            out: dict[str, NodeSpec] = {}
+            new, cls = object.__new__, NodeSpec
+            i = 0
+            for b in range(len(self._nodes)):
+                for t, files, deps, params, _ in self._nodes.bucket(b):
+                    nid = ids[i]
+                    i += 1
+                    spec = known.get(nid)
+                    if spec is None:  # node_spec(), inlined
+                        spec = new(cls)
+                        d = spec.__dict__
+                        d["id"], d["type"], d["params"] = nid, types[t], params
+                        d["files"] = tuple([paths[j] for j in files]) if files else ()
+                        d["deps"] = tuple([ids[j] for j in deps]) if deps else ()
+                    out[nid] = spec
+            self._specs = out
         return self._specs
 
     def dependents(self, node_id: str) -> tuple[str, ...]:
@@ -154,9 +169,15 @@ class _Buckets:
         self._raw = raw
         self._decoded: dict[int, list[Any]] = {}
 
-    def get(self, i: int) -> Any:
-        b, k = divmod(i, BUCKET)
+    def bucket(self, b: int) -> list[Any]:
         part = self._decoded.get(b)
         if part is None:
             part = self._decoded[b] = marshal.loads(self._raw[b])
-        return part[k]
+        return part
+
+    def get(self, i: int) -> Any:
+        b, k = divmod(i, BUCKET)
+        return self.bucket(b)[k]
+
+    def __len__(self) -> int:
+        return len(self._raw) if self._raw != (b"",) else 0
