@@ -46,28 +46,40 @@ def encode(roots_key: str, versions_key: str, specs: Mapping[str, NodeSpec]) -> 
     tpos: dict[str, int] = {}
     readers: list[list[int]] = []
     dependents: list[list[int]] = [[] for _ in pos]
-    by_type: dict[str, int] = {}
     records = []
     for i, s in enumerate(specs.values()):
-        files = []
-        for p in s.files:
-            j = ppos.get(p)
-            if j is None:
-                j = ppos[p] = len(readers)
-                readers.append([])
-            readers[j].append(i)
-            files.append(j)
-        deps = tuple(pos[d] for d in s.deps if d in pos)
-        if len(deps) != len(s.deps):
-            return None
-        for d in deps:
-            dependents[d].append(i)
-        by_type[s.type] = by_type.get(s.type, 0) + 1
-        records.append([tpos.setdefault(s.type, len(tpos)), tuple(files), deps, s.params])
-    for rec, deps_of in zip(records, dependents):
-        rec.append(tuple(deps_of))
+        files: tuple[int, ...] = ()
+        if s.files:
+            fl = []
+            for p in s.files:
+                j = ppos.get(p)
+                if j is None:
+                    j = ppos[p] = len(readers)
+                    readers.append([i])
+                else:
+                    readers[j].append(i)
+                fl.append(j)
+            files = tuple(fl)
+        deps: tuple[int, ...] = ()
+        if s.deps:
+            try:
+                deps = tuple([pos[d] for d in s.deps])
+            except KeyError:
+                return None
+            for d in deps:
+                dependents[d].append(i)
+        t = tpos.get(s.type)
+        if t is None:
+            t = tpos[s.type] = len(tpos)
+        records.append((t, files, deps, s.params))
+    counts = [0] * len(tpos)
+    out = []
+    for rec, dep_of in zip(records, dependents):
+        counts[rec[0]] += 1
+        out.append((rec[0], rec[1], rec[2], rec[3], tuple(dep_of)))
+    by_type = dict(zip(tpos, counts))
     body = marshal.dumps((FORMAT, roots_key, versions_key, by_type, tuple(tpos), tuple(pos), tuple(ppos),
-                          _buckets([tuple(r) for r in records]), _buckets([tuple(r) for r in readers])))
+                          _buckets(out), _buckets([tuple(r) for r in readers])))
     return MAGIC + hash_bytes(body).encode() + body
 
 
