@@ -17,12 +17,13 @@ Row = tuple  # (mtime_ns, size, ino, digest) as stored
 class FileTable(Mapping[str, FileRecord]):
     """path -> FileRecord of the last build; `raw(path)` gives the stored row (or None)."""
 
-    __slots__ = ("_rows", "_fetch_all")
+    __slots__ = ("_rows", "_fetch_all", "_records")
 
     def __init__(self, rows: dict[str, Row] | None = None, *,
                  fetch_all: Callable[[], dict[str, Row]] | None = None) -> None:
         self._rows: dict[str, Row] = rows if rows is not None else {}
         self._fetch_all = fetch_all  # None: every row is in `_rows`
+        self._records: dict[str, FileRecord] = {}  # built so far
 
     def rows(self) -> dict[str, Row]:
         """Every stored row, path -> (mtime_ns, size, ino, digest); the caller must not modify it."""
@@ -34,10 +35,13 @@ class FileTable(Mapping[str, FileRecord]):
         return self.rows().get(path)
 
     def __getitem__(self, path: str) -> FileRecord:
-        m, s, i, d = self.rows()[path]
-        # A garbled row (wrong types) compares unequal to every real stat and digest: the file is hashed
-        # again and its readers recomputed, as for any change.
-        return FileRecord(StatSig(m, s, i), d)
+        got = self._records.get(path)
+        if got is None:
+            m, s, i, d = self.rows()[path]
+            # A garbled row (wrong types) compares unequal to every real stat and digest: the file is
+            # hashed again and its readers recomputed, as for any change.
+            got = self._records[path] = FileRecord(StatSig(m, s, i), d)
+        return got
 
     def get(self, path: str, default: Any = None) -> Any:
         try:
@@ -61,8 +65,10 @@ class FileTable(Mapping[str, FileRecord]):
         rows = self._rows
         for p, r in records.items():
             rows[p] = (r.stat.mtime_ns, r.stat.size, r.stat.ino, r.digest)
+            self._records.pop(p, None)
 
     def pop(self, path: str, default: Any = None) -> Any:
+        self._records.pop(path, None)
         return default if self._fetch_all is not None else self._rows.pop(path, default)
 
     def copy(self) -> FileTable:
