@@ -37,22 +37,25 @@ def count_unvisited(build: Any, planned: DirtyScheduler) -> None:
 
 class GraphFiles(Mapping[str, FileRecord]):
     """path -> record of every existing file of an unchanged graph: fingerprinted in this build, or
-    unchanged since the stored record (built on access)."""
+    unchanged since the stored record (built on access; the stored rows are the graph's files)."""
 
     def __init__(self, paths: Sequence[str], records: Mapping[str, FileRecord | None],
                  old_files: Mapping[str, FileRecord]) -> None:
         self._paths, self._records, self._old = paths, records, old_files
-        self._known: frozenset[str] | None = None
+
+    def get(self, path: str, default: Any = None) -> Any:
+        records = self._records
+        r = records[path] if path in records else self._old.get(path)
+        return default if r is None else r
 
     def __getitem__(self, path: str) -> FileRecord:
-        if self._known is None:
-            self._known = frozenset(self._paths)
-        if path not in self._known:
-            raise KeyError(path)
-        r = self._records[path] if path in self._records else self._old.get(path)
+        r = self.get(path)
         if r is None:
             raise KeyError(path)
         return r
+
+    def __contains__(self, path: object) -> bool:
+        return self.get(path) is not None  # type: ignore[arg-type]
 
     def __iter__(self) -> Iterator[str]:
         records, old = self._records, self._old

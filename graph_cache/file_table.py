@@ -44,10 +44,12 @@ class FileTable(Mapping[str, FileRecord]):
         return got
 
     def get(self, path: str, default: Any = None) -> Any:
-        try:
-            return self[path]
-        except KeyError:
-            return default
+        got = self._records.get(path)
+        if got is None:
+            if path not in self.rows():
+                return default
+            got = self[path]
+        return got
 
     def __contains__(self, path: object) -> bool:
         return path in self.rows()
