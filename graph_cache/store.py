@@ -21,12 +21,12 @@ from .errors import GraphCacheError, StateDirError
 from .file_table import FileTable
 from .fingerprint import FileRecord
 from .model import Trace
-from .store_db import (DB_NAME, MAGIC, SCHEMA_VERSION, connect, create_atomically, decode_trace,  # noqa: F401
-                       encode_trace, init_schema, sweep_stale_temp_files)
+from .store_db import (CHECKED_SUFFIX, DB_NAME, MAGIC, SCHEMA_VERSION, connect,  # noqa: F401
+                       create_atomically, decode_trace, encode_trace, file_rows, init_schema,
+                       sweep_stale_temp_files, trace_row, trace_rows)
 from .trace_table import TraceTable
 
 STAGE_BATCH = 256  # staged outputs written per executemany
-CHECKED_SUFFIX = ".checked"  # `state.db.checked`: the db's stat after our last commit
 
 
 class _Discard(Exception):
@@ -136,12 +136,12 @@ class Store:
             if meta.get("schema") != str(SCHEMA_VERSION):
                 raise _Discard(f"{DB_NAME} has schema {meta.get('schema')!r}, expected {SCHEMA_VERSION}")
             if read_only or changed_externally:  # no lock / someone else wrote it: read it all now
-                files = FileTable(_file_rows(conn))
-                traces = TraceTable(_trace_rows(conn))
+                files = FileTable(file_rows(conn))
+                traces = TraceTable(trace_rows(conn))
             else:  # under our lock, as we left it: rows are read when (and if) the build needs them
-                files = FileTable(fetch_all=lambda: _file_rows(conn, path))
-                traces = TraceTable(fetch=lambda node_id: _trace_row(conn, node_id),
-                                    fetch_all=lambda: _trace_rows(conn, path))
+                files = FileTable(fetch_all=lambda: file_rows(conn, path))
+                traces = TraceTable(fetch=lambda node_id: trace_row(conn, node_id),
+                                    fetch_all=lambda: trace_rows(conn, path))
             int(meta.get("last_run_id", "0"))
             conn.execute("COMMIT")
         except _Discard:
@@ -344,50 +344,6 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-_TRACE_COLUMNS = ("node_id, type, version, inputs, output_fp, children, decision, reason, built_at, run_id"
-                  " FROM traces")
-
-
-def _file_rows(conn: sqlite3.Connection, path: str = "") -> dict[str, tuple]:
-    with _BulkRead(path):
-        return {p: (m, s, i, d) for p, m, s, i, d in conn.execute(
-            "SELECT path, mtime_ns, size, ino, digest FROM files")}
-
-
-def _trace_rows(conn: sqlite3.Connection, path: str = "") -> dict[str, tuple]:
-    """Every trace row, undecoded (trace_table.py): a hit is proven from the raw inputs blob."""
-    with _BulkRead(path):
-        return {row[0]: row for row in conn.execute("SELECT " + _TRACE_COLUMNS)}
-
-
-class _BulkRead:
-    """A bulk read deferred from the open (our own last commit, under our lock) that SQLite cannot do:
-    the file was damaged behind our back; the next open checks and discards it (stamp removed)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def __enter__(self) -> None:
-        pass
-
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
-        if isinstance(exc, sqlite3.DatabaseError) and self.path:
-            path = self.path
-            try:
-                os.remove(path + CHECKED_SUFFIX)  # next open: quick_check, then discard
-            except OSError:
-                pass
-            raise StateDirError(f"cannot read build state {path}: {exc}; run again to rebuild it") from exc
-
-
-def _trace_row(conn: sqlite3.Connection, node_id: str) -> tuple | None:
-    """One trace row; a row SQLite cannot read comes back undecodable (the node is recomputed)."""
-    try:
-        return conn.execute(f"SELECT {_TRACE_COLUMNS} WHERE node_id = ?", (node_id,)).fetchone()
-    except sqlite3.DatabaseError:
-        return (node_id,) + (None,) * 9
 
 
 def _stamp(path: str) -> str:
