@@ -14,55 +14,93 @@ from __future__ import annotations
 
 import heapq
 import marshal
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from .errors import CycleError
-from .events import NodesHit
 from .fingerprint import digest_of, hash_bytes
-from .model import Decision, NodeSpec, Rule
+from .graph_index import GraphIndex
+from .spec_rows import SpecRows, rows_digest
+from .model import NodeSpec, Rule
 from .trace_table import OUTPUT_FP
 
 ROOTS_KEY, VERSIONS_KEY = "roots_digest", "versions_digest"  # store meta keys written at each commit
 
 
 def roots_digest(roots: Sequence[NodeSpec]) -> str:
-    return hash_bytes(marshal.dumps([(s.id, s.type, s.files, s.deps, s.params) for s in roots], 2))
+    """Digest of the root specs (memoised by SpecRows, which need not build NodeSpecs for it)."""
+    if isinstance(roots, SpecRows):
+        return roots.digest()
+    return rows_digest([(s.id, s.type, s.files, s.deps, s.params) for s in roots])
 
 
 def versions_digest(global_version: str, rules: Mapping[str, Rule]) -> str:
     return hash_bytes(marshal.dumps((global_version, sorted((t, r.version) for t, r in rules.items())), 2))
 
 
-class DirtyScheduler:
-    """Scheduler of a change-driven build: same interface as Scheduler, over the dirty closure only."""
+class Unknown(KeyError):
+    """The stored output fingerprint of a node not visited yet cannot be read (damaged row)."""
 
-    def __init__(self, specs: dict[str, NodeSpec], changed: Callable[[str], bool]) -> None:
-        self._specs = specs  # every node of the graph (roots + stored children)
+    def __init__(self, node_id: str) -> None:
+        super().__init__(node_id)
+        self.node_id = node_id
+
+
+class StoredFps(dict):
+    """node id -> output fingerprint in this build: visited nodes set theirs, the others keep the one
+    stored in their trace row, read on first use (only the deps of visited nodes are ever asked)."""
+
+    def __init__(self, stored: Callable[[str], str | None]) -> None:
+        super().__init__()
+        self._stored = stored
+
+    def __missing__(self, node_id: str) -> str:
+        fp = self._stored(node_id)
+        if fp is None:
+            raise Unknown(node_id)
+        self[node_id] = fp
+        return fp
+
+    def get(self, node_id: str, default: Any = None) -> Any:  # type: ignore[override]
+        try:
+            return self[node_id]
+        except KeyError:
+            return default
+
+
+class DirtyScheduler:
+    """Scheduler of a change-driven build: same interface as Scheduler, over the dirty closure only.
+
+    The graph is the stored index (graph_index.py) plus the children generated anew in this build
+    (`added`) minus those no longer generated (`removed`); `graph_changed` says the index must be
+    rewritten at the commit."""
+
+    def __init__(self, index: GraphIndex, changed: Callable[[str], bool]) -> None:
+        self.index = index
         self._changed = changed  # node id -> did its output fingerprint change in this build?
-        self._dependents: dict[str, list[str]] = {}
-        for spec in specs.values():
-            for d in spec.deps:
-                self._dependents.setdefault(d, []).append(spec.id)
+        self._added: dict[str, NodeSpec] = {}  # generated now, new or different from the index
+        self._dependents: dict[str, list[str]] = {}  # dependents of the added specs
         self._depth: dict[str, int] = {}
         self._heap: list[tuple[int, str]] = []
         self._queued: set[str] = set()
         self.processed: list[str] = []
         self.removed: set[str] = set()  # children a recomputed generator no longer generates
+        self.graph_changed = False
 
     def depth(self, node_id: str) -> int:
         """Longest dependency chain below a node (memoised, iterative): a valid processing order."""
         stack = [node_id]
         depth = self._depth
+        limit = 2 * (len(self.index) + len(self._added)) + 2
         while stack:
             nid = stack[-1]
             if nid in depth:
                 stack.pop()
                 continue
-            spec = self._specs.get(nid)
+            spec = self.spec(nid)
             deps = spec.deps if spec is not None else ()
             todo = [d for d in deps if d not in depth]
             if todo:
-                if len(stack) > 2 * len(self._specs) + 2:  # only a cycle among new children gets here
+                if len(stack) > limit:  # only a cycle among new children gets here
                     raise CycleError(f"dependency cycle through {nid}", (), {})
                 stack.extend(todo)
                 continue
@@ -79,14 +117,23 @@ class DirtyScheduler:
         """(depth, id) of the nodes waiting to be visited."""
         return list(self._heap)
 
+    def revisit(self, dep: str, node_id: str) -> None:
+        """`node_id` needs the fingerprint of `dep`, whose stored row is unreadable: visit `dep` (it is
+        recomputed, `cache-corrupt`), then `node_id` again."""
+        if self.spec(dep) is None or dep in self.removed:
+            raise CycleError(f"{node_id} depends on unknown node(s) {dep}", (), {node_id: (dep,)})
+        self.queue(dep)
+        heapq.heappush(self._heap, (self.depth(node_id), node_id))
+
     # -- the Scheduler interface used by the engine -------------------------------------------------
     def add(self, spec: NodeSpec, parent: str | None = None) -> bool:
         """A child generated by a recomputed node: new or changed children are queued."""
-        old = self._specs.get(spec.id)
+        old = self.spec(spec.id)
         self.removed.discard(spec.id)
         if old == spec:
             return False
-        self._specs[spec.id] = spec
+        self._added[spec.id] = spec
+        self.graph_changed = True
         for d in spec.deps:
             self._dependents.setdefault(d, []).append(spec.id)
         self._depth.pop(spec.id, None)
@@ -99,122 +146,131 @@ class DirtyScheduler:
         for c in old:
             if c.id not in keep:
                 self.removed.add(c.id)
+                self.graph_changed = True
 
     def next_ready(self) -> NodeSpec | None:
         while self._heap:
             node_id = heapq.heappop(self._heap)[1]
             if node_id not in self.removed:
-                return self._specs[node_id]
+                return self.spec(node_id)
         return None
 
     def done(self, node_id: str) -> None:
         self.processed.append(node_id)
         if self._changed(node_id):
-            for dep in self._dependents.get(node_id, ()):
+            for dep in (*self.index.dependents(node_id), *self._dependents.get(node_id, ())):
                 self.queue(dep)
 
     def spec(self, node_id: str) -> NodeSpec | None:
-        return self._specs.get(node_id)
+        got = self._added.get(node_id)
+        return got if got is not None else self.index.spec(node_id)
 
-    def specs(self) -> dict[str, NodeSpec]:
-        return {i: s for i, s in self._specs.items() if i not in self.removed} if self.removed else self._specs
+    def ids(self) -> Sequence[str]:
+        """Every node of the graph, in graph order (generated children last)."""
+        ids = self.index.ids
+        if not self.graph_changed:
+            return ids
+        old = set(ids)
+        return [i for i in (*ids, *(a for a in self._added if a not in old)) if i not in self.removed]
+
+    def specs(self) -> Mapping[str, NodeSpec]:
+        return GraphSpecs(self)
 
     def check_finished(self) -> None:
         """Like Scheduler.check_finished: a node may not depend on a child that is gone."""
         if not self.removed:
             return
-        missing = {s.id: tuple(sorted(d for d in s.deps if d in self.removed))
-                   for s in self.specs().values() if any(d in self.removed for d in s.deps)}
+        missing = {}
+        for nid in self.ids():
+            gone = tuple(sorted(d for d in self.spec(nid).deps if d in self.removed))  # type: ignore[union-attr]
+            if gone:
+                missing[nid] = gone
         if missing:
             parts = [f"{n} depends on unknown node(s) {', '.join(ds)}" for n, ds in sorted(missing.items())]
             raise CycleError("; ".join(parts), (), missing)
 
 
+class GraphSpecs(Mapping[str, NodeSpec]):
+    """id -> NodeSpec of every node of a change-driven build's graph; specs are built on access."""
+
+    def __init__(self, sched: DirtyScheduler) -> None:
+        self._sched = sched
+
+    def __getitem__(self, node_id: str) -> NodeSpec:
+        spec = self._sched.spec(node_id)
+        if spec is None or node_id in self._sched.removed:
+            raise KeyError(node_id)
+        return spec
+
+    def __contains__(self, node_id: object) -> bool:
+        return self._sched.spec(node_id) is not None and node_id not in self._sched.removed  # type: ignore
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sched.ids())
+
+    def __len__(self) -> int:
+        return len(self._sched.ids())
+
+    def items(self) -> Any:
+        if self._sched.graph_changed:
+            return super().items()
+        return self._sched.index.all_specs().items()  # bulk: each bucket decoded once
+
+    def values(self) -> Any:
+        return dict(self.items()).values() if self._sched.graph_changed else self._sched.index.all_specs().values()
+
+
+def stored_fp(build: Any, node_id: str) -> str | None:
+    """The output fingerprint in a node's stored trace row (None if absent or unreadable)."""
+    old = build.old_traces
+    row = old.raw(node_id)
+    fp = row[OUTPUT_FP] if row is not None else getattr(old.get(node_id), "output_fp", None)
+    return fp if type(fp) is str else None
+
+
 def plan(build: Any, roots: Sequence[NodeSpec], roots_key: str) -> DirtyScheduler | None:
     """A DirtyScheduler seeded with the nodes that read changed files, or None: use a full build.
 
-    `build` is the engine's _Build (store, rules, stats, fingerprinting); its `fps` is pre-filled with
-    the stored output fingerprints of every node. `roots_key` is `roots_digest(roots)`.
+    `build` is the engine's _Build (store, rules, stats, fingerprinting); its `fps` becomes a
+    StoredFps. `roots_key` is `roots_digest(roots)`: equal to the stored one, the roots are the last
+    build's, and so is the stored graph index, so the roots themselves are not looked at.
     """
-    store, old = build.store, build.old_traces
+    store = build.store
     if build.reset_warning or store.changed_externally or store.meta(ROOTS_KEY) != roots_key:
         return None
-    if store.meta(VERSIONS_KEY) != versions_digest(build.e.global_version, build.e.rules):
+    versions = versions_digest(build.e.global_version, build.e.rules)
+    if store.meta(VERSIONS_KEY) != versions:
         return None
-    specs: dict[str, NodeSpec] = {s.id: s for s in roots}
-    if len(specs) != len(roots):
-        return None  # duplicate root ids: let the full build check them
-    generators = [s for s in roots if build.e.rule_for(s).children is not None]
-    while generators:  # the children of the last build, from the generators' traces
-        trace = old.get(generators.pop().id)
-        if trace is None:
-            return None
-        for child in trace.children:
-            if specs.setdefault(child.id, child) != child:
-                return None
-            if build.e.rule_for(child).children is not None:
-                generators.append(child)
-    fps: dict[str, str] = {}
-    for nid in specs:
-        row = old.raw(nid)
-        fp = row[OUTPUT_FP] if row is not None else getattr(old.get(nid), "output_fp", None)
-        if type(fp) is not str:
-            return None
-        fps[nid] = fp
-    readers: dict[str, list[str]] = {}
-    for spec in specs.values():
-        for p in spec.files:
-            readers.setdefault(p, []).append(spec.id)
-    old_fps = dict(fps)
-    build.fps.update(fps)
-    sched = DirtyScheduler(specs, lambda nid: build.fps.get(nid) != old_fps.get(nid))
-    for path, nodes in readers.items():
-        if _file_changed(build, path):
-            for nid in nodes:
-                sched.queue(nid)
+    index = GraphIndex.decode(store.graph_index())
+    if index is None or index.roots_key != roots_key or index.versions_key != versions:
+        return None
+    build.fps = StoredFps(lambda nid: stored_fp(build, nid))
+    sched = DirtyScheduler(index, lambda nid: build.fps.get(nid) != stored_fp(build, nid))
+    for path in changed_files(build, index.paths):
+        for nid in index.readers(path):
+            sched.queue(nid)
     return sched
 
 
-def _file_changed(build: Any, path: str) -> bool:
-    """Did the content digest of `path` change since the last build? Hashes only when the stat moved."""
-    record = build.old_files.get(path)
-    if path in build.stats:
-        stat = build.stats[path]
-    else:
-        try:
-            stat = build.fs.stat(path)
-        except OSError:
-            stat = ()  # unreadable now: let fingerprinting decide
-    if stat is None:
-        if record is None:
-            return False  # absent then and now
-    elif record is not None and tuple(record.stat) == tuple(stat):
-        return False
-    return build.file_fp(path) != digest_of(record)
-
-
-def count_unvisited(build: Any, planned: DirtyScheduler) -> None:
-    """Every node of the graph a change-driven build did not visit is a hit (one NodesHit event)."""
-    by_type: dict[str, int] = {}
-    decisions, reached = build.decisions, build.reached
-    hit = (Decision.HIT, None)
-    for nid, spec in planned.specs().items():
-        if nid not in decisions:
-            decisions[nid] = hit
-            reached[nid] = None
-            by_type[spec.type] = by_type.get(spec.type, 0) + 1
-    for nid in planned.removed:  # children no longer generated: pruned like in a full build
-        reached.pop(nid, None)
-    if by_type:
-        build.bus.emit(NodesHit(by_type))
-
-
-def graph_files(planned: DirtyScheduler, records: Mapping[str, Any], old_files: Mapping[str, Any]) -> dict:
-    """Records of the files of the graph: fingerprinted now, or unchanged since their stored record."""
-    files = {}
-    for spec in planned.specs().values():
-        for p in spec.files:
-            r = records[p] if p in records else old_files.get(p)
-            if r is not None:
-                files[p] = r
-    return files
+def changed_files(build: Any, paths: Iterable[str]) -> list[str]:
+    """The files whose content digest changed since the last build. Compares stats with the stored
+    rows; hashes only the files whose stat moved (appeared, vanished or unreadable: moved)."""
+    rows, stats, fs = build.old_files.rows(), build.stats, build.fs
+    out = []
+    for path in paths:
+        row = rows.get(path)
+        if path in stats:
+            stat = stats[path]
+        else:
+            try:
+                stat = fs.stat(path)
+            except OSError:
+                stat = ()  # unreadable now: let fingerprinting decide
+        if stat is None:
+            if row is None:
+                continue  # absent then and now
+        elif row is not None and stat == row[:3]:
+            continue
+        if build.file_fp(path) != (digest_of(None) if row is None else row[3]):
+            out.append(path)
+    return out

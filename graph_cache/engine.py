@@ -23,7 +23,8 @@ from .fingerprint import FileRecord, digest_of, fingerprint_file, hash_bytes
 from .fs import FileSystem, StatSig
 from .model import (Decision, NodeSpec, Reason, ReasonCode, Rule, Trace, file_input, param_input,
                     node_input)
-from . import dirty, parallel
+from . import dirty, graph_index, parallel
+from .dirty_finish import count_unvisited, file_changes, graph_files
 from .prefetch import prefetch
 from .result import BuildResult
 from .scheduler import Scheduler
@@ -127,6 +128,7 @@ class _Build:
         self.damaged: list[str] = []  # nodes whose stored trace/output was unreadable or garbled
         self.finished = False
         self.mode = "full"  # or "changes" (dirty.py)
+        self.graph_digest: str | None = None  # checksum of the committed graph index (none: dry run)
         self.records: dict[str, FileRecord | None] = {}  # file inputs seen -> record (None = missing)
         # records taken by the prefetch, moved to `records` when the loop reaches them (same order)
         self.early: dict[str, FileRecord | None] = {}
@@ -201,7 +203,8 @@ class _Build:
         data = self.data.get(node_id)
         if data is None:
             data = self.store.load_output(node_id)
-            if data is None or (node_id in self.fps and hash_bytes(data) != self.fps[node_id]):
+            fp = self.fps.get(node_id)
+            if data is None or (fp is not None and hash_bytes(data) != fp):
                 data = self.rematerialise(node_id, damaged=data is not None)
             if self.users.get(node_id):
                 self.data[node_id] = data
@@ -223,7 +226,7 @@ class _Build:
             self.written[node_id] = written[node_id] = _replace_fp(trace, fp)
             self.fps[node_id] = fp
         if self.finished:  # read after the build: persist the repair at once
-            self.store.commit(traces=written, outputs={node_id: data})
+            self.store.commit(traces=written, outputs={node_id: data}, keep_graph=True)
         else:
             self.store.stage_output(node_id, data)
         return data
@@ -341,31 +344,29 @@ class _Build:
             roots_key = None if self.dry_run else dirty.roots_digest(roots)  # computed once per build
             planned = dirty.plan(self, roots, roots_key) if change_driven and roots_key else None
             if planned is None:
+                self.old_traces.load_all()  # a full build reads every row: one bulk SELECT
                 for spec in roots:
                     self.add(spec)
                 prefetch(self, roots)
             else:
                 self.sched, self.mode = planned, "changes"
-                self.reached.update(dict.fromkeys(planned.specs()))  # every node is part of this build
+                self.reached.update(dict.fromkeys(planned.ids()))  # every node is part of this build
                 prefetch(self, [planned.spec(nid) for _, nid in sorted(planned.queued())])
             while (spec := self.sched.next_ready()) is not None:
-                self.process(spec)
+                try:
+                    self.process(spec)
+                except dirty.Unknown as e:  # a dep's stored row is unreadable: visit it first
+                    if planned is None:
+                        raise
+                    planned.revisit(e.node_id, spec.id)
             self.sched.check_finished()
             if planned is None:
-                files = {p: r for p, r in self.records.items() if r is not None}
+                files: Mapping[str, FileRecord] = {p: r for p, r in self.records.items() if r is not None}
             else:
-                dirty.count_unvisited(self, planned)
-                files = dirty.graph_files(planned, self.records, self.old_files)
+                count_unvisited(self, planned)
+                files = graph_files(planned, self.records, self.old_files)
             if not self.dry_run:
-                t = time.perf_counter()
-                self.store.commit(
-                    files={p: r for p, r in files.items() if self.old_files.get(p) != r},
-                    traces=self.written, outputs=self.new_outputs,
-                    removed_nodes=self.old_traces.keys() - self.traces.keys(),
-                    removed_files=self.old_files.keys() - files.keys(), run_id=self.run_id,
-                    meta={dirty.ROOTS_KEY: roots_key,
-                          dirty.VERSIONS_KEY: dirty.versions_digest(self.e.global_version, self.e.rules)})
-                self.phase["persist"] += time.perf_counter() - t
+                self.commit(planned, files, roots_key)
         except BaseException:
             if not self.dry_run:
                 self.store.abort()  # staged outputs go with the failed build: all or nothing
@@ -383,7 +384,29 @@ class _Build:
         result.mode = self.mode
         result.fingerprints = self.fps
         result.bytes_loader = self.output_bytes
+        result.graph_digest = self.graph_digest
         return result
+
+    def commit(self, planned: dirty.DirtyScheduler | None, files: Mapping[str, FileRecord],
+               roots_key: str) -> None:
+        """Write the build in one transaction, with the graph index (kept if the graph did not change)."""
+        t = time.perf_counter()
+        write_files, removed_files = file_changes(files, self.records, self.old_files)
+        versions = dirty.versions_digest(self.e.global_version, self.e.rules)
+        if planned is None:
+            removed = self.old_traces.keys() - self.traces.keys()
+        else:
+            removed = set(planned.removed)
+            for nid in removed:  # visited before its generator dropped it: not part of the graph
+                self.written.pop(nid, None)
+        keep = planned is not None and not planned.graph_changed
+        graph = None if keep else graph_index.encode(roots_key, versions, self.sched.specs())
+        self.graph_digest = planned.index.digest if keep else (graph_index.digest_of(graph) if graph else None)
+        self.store.commit(files=write_files, traces=self.written, outputs=self.new_outputs,
+                          removed_nodes=removed, removed_files=removed_files, run_id=self.run_id,
+                          meta={dirty.ROOTS_KEY: roots_key, dirty.VERSIONS_KEY: versions},
+                          graph=graph, keep_graph=keep)
+        self.phase["persist"] += time.perf_counter() - t
 
     def damage_warning(self) -> str | None:
         if not self.damaged:

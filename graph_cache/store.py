@@ -16,16 +16,17 @@ import os
 import sqlite3
 from typing import Any, Iterable, Mapping
 
+from . import graph_index
 from .errors import GraphCacheError, StateDirError
+from .file_table import FileTable
 from .fingerprint import FileRecord
-from .fs import StatSig
 from .model import Trace
-from .store_db import (DB_NAME, MAGIC, SCHEMA_VERSION, connect, create_atomically, decode_trace,  # noqa: F401
-                       encode_trace, init_schema, sweep_stale_temp_files)
+from .store_db import (CHECKED_SUFFIX, DB_NAME, MAGIC, SCHEMA_VERSION, connect,  # noqa: F401
+                       create_atomically, decode_trace, encode_trace, file_rows, init_schema,
+                       sweep_stale_temp_files, trace_row, trace_rows)
 from .trace_table import TraceTable
 
 STAGE_BATCH = 256  # staged outputs written per executemany
-CHECKED_SUFFIX = ".checked"  # `state.db.checked`: the db's stat after our last commit
 
 
 class _Discard(Exception):
@@ -36,7 +37,7 @@ class Store:
     """Open with `Store.open(state_dir)` (or `Store.memory()` in tests); see the module docstring."""
 
     def __init__(self, conn: sqlite3.Connection, state_dir: str, read_only: bool,
-                 files: dict[str, FileRecord], traces: TraceTable, meta: dict[str, str],
+                 files: FileTable, traces: TraceTable, meta: dict[str, str],
                  reset_warning: str | None = None) -> None:
         self._conn = conn
         self.state_dir = state_dir
@@ -101,7 +102,7 @@ class Store:
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         init_schema(conn)
         meta = dict(conn.execute("SELECT key, value FROM meta"))
-        store = cls(conn, state_dir, read_only, {}, TraceTable(), meta, reset_warning)
+        store = cls(conn, state_dir, read_only, FileTable(), TraceTable(), meta, reset_warning)
         store._on_disk = False
         return store
 
@@ -134,12 +135,13 @@ class Store:
             meta = dict(conn.execute("SELECT key, value FROM meta"))
             if meta.get("schema") != str(SCHEMA_VERSION):
                 raise _Discard(f"{DB_NAME} has schema {meta.get('schema')!r}, expected {SCHEMA_VERSION}")
-            files = {p: FileRecord(StatSig(int(m), int(s), int(i)), str(d))
-                     for p, m, s, i, d in conn.execute("SELECT path, mtime_ns, size, ino, digest FROM files")}
-            # Rows stay undecoded (trace_table.py): a hit is proven from the raw inputs blob.
-            traces = TraceTable({row[0]: row for row in conn.execute(
-                "SELECT node_id, type, version, inputs, output_fp, children, decision, reason, built_at,"
-                " run_id FROM traces")})
+            if read_only or changed_externally:  # no lock / someone else wrote it: read it all now
+                files = FileTable(file_rows(conn))
+                traces = TraceTable(trace_rows(conn))
+            else:  # under our lock, as we left it: rows are read when (and if) the build needs them
+                files = FileTable(fetch_all=lambda: file_rows(conn, path))
+                traces = TraceTable(fetch=lambda node_id: trace_row(conn, node_id),
+                                    fetch_all=lambda: trace_rows(conn, path))
             int(meta.get("last_run_id", "0"))
             conn.execute("COMMIT")
         except _Discard:
@@ -163,8 +165,9 @@ class Store:
         return store
 
     # -- reading ----------------------------------------------------------------------------------------
-    def files(self) -> dict[str, FileRecord]:
-        return dict(self._files)
+    def files(self) -> FileTable:
+        """path -> FileRecord of the last build (rows read on first use, records built on access)."""
+        return self._files.copy()
 
     def traces(self) -> TraceTable:
         """node id -> Trace of the last build, decoded on access (a damaged row reads as absent)."""
@@ -176,6 +179,10 @@ class Store:
 
     def meta(self, key: str) -> str | None:
         return self._meta.get(key)
+
+    def graph_index(self) -> bytes | None:
+        """The graph index blob of the last build (graph_index.py), None if absent or invalidated."""
+        return self.get_blob(graph_index.KEY)
 
     def load_output(self, node_id: str) -> bytes | None:
         """Stored output bytes of a node (canonical JSON), or None if absent or unreadable. Sees the
@@ -245,9 +252,12 @@ class Store:
     def commit(self, *, files: Mapping[str, FileRecord] = {}, traces: Mapping[str, Trace] = {},
                outputs: Mapping[str, bytes] = {}, removed_nodes: Iterable[str] = (),
                removed_files: Iterable[str] = (), blobs: Mapping[str, bytes] = {},
-               run_id: int | None = None, meta: Mapping[str, str] = {}) -> None:
+               run_id: int | None = None, meta: Mapping[str, str] = {}, graph: bytes | None = None,
+               keep_graph: bool = False) -> None:
         """Apply one build's changes in ONE transaction (all or nothing). `files`/`traces`/`outputs`/
-        `blobs` are upserts; removed nodes lose their trace and output. `run_id` becomes last_run_id."""
+        `blobs` are upserts; removed nodes lose their trace and output. `run_id` becomes last_run_id.
+        `graph` replaces the graph index; without it the index is dropped (it could disagree with the
+        traces now) unless `keep_graph` (the caller proved the graph unchanged)."""
         removed_nodes, removed_files = sorted(removed_nodes), sorted(removed_files)
 
         def write(c: sqlite3.Connection) -> None:
@@ -263,6 +273,10 @@ class Store:
             if run_id is not None:
                 c.execute("INSERT OR REPLACE INTO meta VALUES ('last_run_id', ?)", (str(run_id),))
             c.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(meta.items()))
+            if graph is not None:
+                c.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)", (graph_index.KEY, graph))
+            elif not keep_graph:
+                c.execute("DELETE FROM blobs WHERE key = ?", (graph_index.KEY,))
 
         self._transaction(write)
         for n in removed_nodes:

@@ -14,6 +14,7 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from .errors import StateDirError
 from .model import NodeSpec, Reason, Trace
 
 SCHEMA_VERSION = 1
@@ -62,6 +63,52 @@ def decode_trace(row: tuple[Any, ...]) -> Trace:
     if not isinstance(output_fp, str) or not isinstance(version, str):
         raise TypeError("bad trace row")
     return Trace(node_id, type_, version, ins, output_fp, kids, decision, r, float(built_at), int(run_id))
+
+
+# -- row reads (store.py: at open, or on demand under the build lock) -----------------------------------
+CHECKED_SUFFIX = ".checked"  # `state.db.checked`: the db's stat after our last commit
+_TRACE_COLUMNS = ("node_id, type, version, inputs, output_fp, children, decision, reason, built_at, run_id"
+                  " FROM traces")
+
+
+def file_rows(conn: sqlite3.Connection, path: str = "") -> dict[str, tuple]:
+    with _BulkRead(path):
+        return {p: (m, s, i, d) for p, m, s, i, d in conn.execute(
+            "SELECT path, mtime_ns, size, ino, digest FROM files")}
+
+
+def trace_rows(conn: sqlite3.Connection, path: str = "") -> dict[str, tuple]:
+    """Every trace row, undecoded (trace_table.py): a hit is proven from the raw inputs blob."""
+    with _BulkRead(path):
+        return {row[0]: row for row in conn.execute("SELECT " + _TRACE_COLUMNS)}
+
+
+class _BulkRead:
+    """A bulk read deferred from the open (our own last commit, under our lock) that SQLite cannot do:
+    the file was damaged behind our back; the next open checks and discards it (stamp removed)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        if isinstance(exc, sqlite3.DatabaseError) and self.path:
+            path = self.path
+            try:
+                os.remove(path + CHECKED_SUFFIX)  # next open: quick_check, then discard
+            except OSError:
+                pass
+            raise StateDirError(f"cannot read build state {path}: {exc}; run again to rebuild it") from exc
+
+
+def trace_row(conn: sqlite3.Connection, node_id: str) -> tuple | None:
+    """One trace row; a row SQLite cannot read comes back undecodable (the node is recomputed)."""
+    try:
+        return conn.execute(f"SELECT {_TRACE_COLUMNS} WHERE node_id = ?", (node_id,)).fetchone()
+    except sqlite3.DatabaseError:
+        return (node_id,) + (None,) * 9
 
 
 def connect(path: str, read_only: bool) -> sqlite3.Connection:

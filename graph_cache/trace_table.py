@@ -8,7 +8,7 @@ proven by comparing the canonical bytes of the node's current inputs with the st
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from .model import Trace
 from .store_db import decode_trace
@@ -18,26 +18,58 @@ from .store_db import decode_trace
 VERSION, INPUTS, OUTPUT_FP, CHILDREN = 2, 3, 4, 5
 
 
-class TraceTable(Mapping[str, Trace]):
-    """node id -> Trace, decoded on first access; `raw(id)` gives the undecoded row (or None)."""
+Fetch = Callable[[str], "tuple[Any, ...] | None"]  # node id -> its stored row (point SELECT)
+FetchAll = Callable[[], "dict[str, tuple[Any, ...]]"]  # every stored row (one bulk SELECT)
 
-    __slots__ = ("_rows", "_decoded", "damaged")
+
+class TraceTable(Mapping[str, Trace]):
+    """node id -> Trace, decoded on first access; `raw(id)` gives the undecoded row (or None).
+
+    Rows are either all given up front, or fetched on demand (`fetch`: one point SELECT per node, for a
+    change-driven build that visits a few nodes; `load_all()`: one bulk SELECT, for a full build).
+    Iterating or sizing the table loads all rows first.
+    """
+
+    __slots__ = ("_rows", "_decoded", "damaged", "_fetch", "_fetch_all", "_absent")
 
     def __init__(self, rows: dict[str, tuple[Any, ...]] | None = None,
-                 decoded: dict[str, Trace] | None = None) -> None:
+                 decoded: dict[str, Trace] | None = None, *, fetch: Fetch | None = None,
+                 fetch_all: FetchAll | None = None) -> None:
         self._rows: dict[str, tuple[Any, ...]] = rows if rows is not None else {}
         self._decoded: dict[str, Trace] = decoded if decoded is not None else {}
         self.damaged: set[str] = set()  # ids whose row could not be decoded
+        self._fetch, self._fetch_all = fetch, fetch_all  # both None: every row is in `_rows`
+        self._absent: set[str] = set()  # ids fetched and found missing (or removed)
+
+    def load_all(self) -> None:
+        """Fetch every stored row now (no-op when they are all here)."""
+        if self._fetch_all is not None:
+            rows = self._fetch_all()
+            for node_id in self._absent:
+                rows.pop(node_id, None)
+            for node_id in self._decoded:  # replaced by `put`: the row is not the stored one
+                rows.pop(node_id, None)
+            self._rows, self._fetch, self._fetch_all = rows, None, None
 
     def raw(self, node_id: str) -> tuple[Any, ...] | None:
         """The stored row of a node (None if absent or replaced by `put`)."""
-        return self._rows.get(node_id)
+        row = self._rows.get(node_id)
+        if row is None and self._fetch is not None and node_id not in self._decoded \
+                and node_id not in self._absent:
+            row = self._fetch(node_id)
+            if row is None:
+                self._absent.add(node_id)
+            else:
+                self._rows[node_id] = row
+        return row
 
     def __getitem__(self, node_id: str) -> Trace:
         got = self._decoded.get(node_id)
         if got is not None:
             return got
-        row = self._rows[node_id]
+        row = self.raw(node_id)
+        if row is None:
+            raise KeyError(node_id)
         try:
             trace = decode_trace(row)
             if trace.node_id != node_id:
@@ -55,28 +87,34 @@ class TraceTable(Mapping[str, Trace]):
             return default
 
     def __contains__(self, node_id: object) -> bool:
-        return node_id in self._decoded or node_id in self._rows
+        return node_id in self._decoded or self.raw(node_id) is not None  # type: ignore[arg-type]
 
     def __iter__(self) -> Iterator[str]:
+        self.load_all()
         rows = self._rows  # a snapshot list: decoding while iterating is allowed
         return iter([*rows, *(k for k in self._decoded if k not in rows)])
 
     def __len__(self) -> int:
+        self.load_all()
         rows = self._rows
         return len(rows) + sum(1 for k in self._decoded if k not in rows)
 
     def put(self, trace: Trace) -> None:
         self._rows.pop(trace.node_id, None)
+        self._absent.discard(trace.node_id)
         self._decoded[trace.node_id] = trace
 
     def pop(self, node_id: str) -> None:
         self._rows.pop(node_id, None)
         self._decoded.pop(node_id, None)
+        if self._fetch is not None:
+            self._absent.add(node_id)
 
     def copy(self) -> TraceTable:
         """A view that decodes independently (decoding never changes the stored rows)."""
-        out = TraceTable(dict(self._rows), dict(self._decoded))
+        out = TraceTable(dict(self._rows), dict(self._decoded), fetch=self._fetch, fetch_all=self._fetch_all)
         out.damaged = set(self.damaged)
+        out._absent = set(self._absent)
         return out
 
 

@@ -80,8 +80,6 @@ def sweep_temp_files(base: str) -> list[str]:
 def _groups(result, collected) -> dict[str, tuple[str, object]]:
     """Artifact groups -> (key, renderer). A group is re-rendered only when its key changed since it
     was last written to this folder (keys are node output fingerprints), or a file of it is missing."""
-    import xxhash
-
     from promptgen.answers import ANSWERS_ID
 
     fps = result.fingerprints
@@ -90,10 +88,19 @@ def _groups(result, collected) -> dict[str, tuple[str, object]]:
         key = fps["status:" + feature] + fps["next:" + feature]
         groups[f"plans/{feature}"] = (key, lambda feature=feature: _plan_files(result, collected, feature))
     groups["summary"] = (fps["summary:workspace"] + fps[ANSWERS_ID], lambda: _summary_files(result, collected))
-    specs = result.specs  # the graph's shape: node ids (sorted: the order differs between build modes)
-    shape = marshal.dumps([(n, specs[n].type, specs[n].deps) for n in sorted(specs)], 2)
-    groups["graph"] = (xxhash.xxh3_128_hexdigest(shape), lambda: {"graph.json": graph_document(result)})
+    groups["graph"] = (_graph_key(result), lambda: {"graph.json": graph_document(result)})
     return groups
+
+
+def _graph_key(result) -> str:
+    """A digest of the graph's shape: the engine's (the graph index checksum, no spec is built), else one
+    over the sorted (id, type, deps) of every node."""
+    if result.graph_digest:
+        return "index:" + result.graph_digest
+    import xxhash
+
+    specs = result.specs
+    return xxhash.xxh3_128_hexdigest(marshal.dumps([(n, specs[n].type, specs[n].deps) for n in sorted(specs)], 2))
 
 
 def _plan_files(result, collected, feature: str) -> dict[str, str]:

@@ -3,7 +3,8 @@
 Discovery reads names only (never contents), so the same scanned paths (with the same stat failures), the
 same configuration and the same code give the same plans, root specs and discovery diagnostics. An edit
 build therefore skips `discover_paths` and `graphspec.root_specs` (≈ 0.4 s at 10k documents) and loads
-them from `.promptgen/discovery.bin` (marshal). Adding, removing or renaming a file changes the key and
+them from `.promptgen/discovery.bin` (marshal, checksummed body; the root specs stay marshalled until a
+full build needs them). Adding, removing or renaming a file changes the key and
 the next build discovers afresh. The file is disposable: any problem reading it means "not cached".
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 from dataclasses import dataclass
 
 FILE = "discovery.bin"
-MAGIC = "promptgen-discovery-1"
+MAGIC = "promptgen-discovery-3"
 
 
 @dataclass
@@ -35,33 +36,45 @@ def key_of(global_key: bytes, files: dict, containers: tuple, walk_diagnostics: 
 
 
 def load(state_dir: str, key: bytes):
-    """(CachedDiscovery, GraphSpec without stats) if cached under `key`, else None."""
-    from graph_cache.model import NodeSpec
+    """(CachedDiscovery, GraphSpec without stats) if cached under `key`, else None.
+
+    The root specs stay marshalled (`SpecRows.lazy`) with their stored digest: an edit build compares
+    the digest with the last build's and never needs the specs themselves (graph_cache/dirty.py)."""
+    import xxhash
+
+    from graph_cache.spec_rows import SpecRows
     from promptgen.graphspec import GraphSpec
     from promptgen.results import PlanInfo
 
     try:
         with open(os.path.join(state_dir, FILE), "rb") as f:
-            magic, stored_key, specs, infos, doc_fields, disc_diags, diags, ws_diags = marshal.loads(f.read())
-        if magic != MAGIC or stored_key != key:
+            magic, stored_key, checksum, body = marshal.loads(f.read())
+        if magic != MAGIC or stored_key != key or xxhash.xxh3_128_digest(body) != checksum:
             return None
-        spec = GraphSpec(specs=[NodeSpec(i, t, fl, d, p) for i, t, fl, d, p in specs],
+        specs, digest, count, infos, disc_diags, diags, ws_diags = marshal.loads(body)
+        spec = GraphSpec(specs=SpecRows.lazy(specs, digest, count),
                          plan_infos={name: PlanInfo(**info) for name, info in infos.items()},
-                         doc_fields=doc_fields, discovery_diags=disc_diags)
+                         discovery_diags=disc_diags)
         return CachedDiscovery(diags, ws_diags), spec
     except Exception:  # missing, damaged or from another version: discover afresh
         return None
 
 
 def save(state_dir: str, key: bytes, disc, spec) -> None:
-    """Write the cache atomically (no fsync: a torn file reads as "not cached"); failures are ignored."""
-    payload = (MAGIC, key, [(s.id, s.type, s.files, s.deps, s.params) for s in spec.specs],
-               {name: info.model_dump() for name, info in spec.plan_infos.items()}, spec.doc_fields,
-               spec.discovery_diags, disc.diagnostics, disc.workspace_diagnostics)
+    """Write the cache atomically (no fsync: a torn file reads as "not cached": the body is checksummed);
+    failures are ignored. The specs' digest is usually known already (the engine computed it)."""
+    import xxhash
+
+    from graph_cache.spec_rows import SpecRows
+
+    roots = spec.specs if isinstance(spec.specs, SpecRows) else SpecRows(spec.specs)
     path = os.path.join(state_dir, FILE)
     tmp = os.path.join(state_dir, f".{FILE}.{os.getpid()}.tmp")  # swept if we are killed (store_db)
     try:
-        data = marshal.dumps(payload)
+        body = marshal.dumps((marshal.dumps(roots.rows()), roots.digest(), len(roots),
+                              {name: info.model_dump() for name, info in spec.plan_infos.items()},
+                              spec.discovery_diags, disc.diagnostics, disc.workspace_diagnostics))
+        data = marshal.dumps((MAGIC, key, xxhash.xxh3_128_digest(body), body))
         with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, path)

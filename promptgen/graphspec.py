@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from graph_cache.model import NodeSpec
+from graph_cache.spec_rows import SpecRows
 from promptgen.answers import ANSWERS_ID
 from promptgen.pipeline import SUMMARY_ID, doc_id, plan_param
 from promptgen.results import PlanInfo
@@ -15,9 +17,8 @@ NODE_KIND = {"plan": "plan", "subplan": "subplan", "execution": "execution", "fe
 
 @dataclass
 class GraphSpec:
-    specs: list[NodeSpec] = field(default_factory=list)
+    specs: Sequence[NodeSpec] = field(default_factory=list)  # SpecRows once built or loaded
     plan_infos: dict[str, PlanInfo] = field(default_factory=dict)
-    doc_fields: dict[str, tuple[str, dict]] = field(default_factory=dict)  # node id -> (parse kind, fields)
     stats: dict = field(default_factory=dict)  # path -> StatSig of every scanned candidate file
     discovery_diags: dict[str, list] = field(default_factory=dict)  # feature -> its discovery diagnostics
 
@@ -29,7 +30,7 @@ def root_specs(disc) -> GraphSpec:
     out = GraphSpec(stats=dict(disc.files))
     # Templates first, then plan by plan (documents, model, status): the scheduler ranks nodes in this
     # order, so a build finishes one plan (prompts included) before it parses the next one.
-    out.specs.extend(NodeSpec("template:" + name, "template") for name in TEMPLATE_NAMES)
+    specs = [NodeSpec("template:" + name, "template") for name in TEMPLATE_NAMES]
     seen_docs: set[str] = set()
     statuses = []
     for entry in disc.plans:
@@ -42,21 +43,20 @@ def root_specs(disc) -> GraphSpec:
             if node not in seen_docs:
                 seen_docs.add(node)
                 parse_args = ref.parse_args(entry.name)
-                # The parse arguments (e.g. the owning plan's feature for parallel.json) are params:
-                # the same bytes parsed for another owner must not hit.
-                out.specs.append(NodeSpec(node, NODE_KIND[ref.kind], files=(ref.path,),
-                                          params=(("parse", json.dumps(parse_args, sort_keys=True)),)))
-                out.doc_fields[node] = parse_args
-        out.specs.append(NodeSpec("model:" + entry.name, "model", deps=tuple(deps),
+                # The parse arguments (e.g. the owning plan's feature for parallel.json) are params
+                # (the rule reads them there): the same bytes parsed for another owner must not hit.
+                specs.append(NodeSpec(node, NODE_KIND[ref.kind], files=(ref.path,),
+                                      params=(("parse", json.dumps(parse_args, sort_keys=True)),)))
+        specs.append(NodeSpec("model:" + entry.name, "model", deps=tuple(deps),
                                   params=(("layout", plan_param(info)),
                                           ("discovery", json.dumps(entry.diagnostics, sort_keys=True)))))
         out.discovery_diags[entry.name] = entry.diagnostics
         status = "status:" + entry.name
-        out.specs.append(NodeSpec(status, "status", deps=("model:" + entry.name,)))
+        specs.append(NodeSpec(status, "status", deps=("model:" + entry.name,)))
         statuses.append(status)
-    out.specs.append(NodeSpec(SUMMARY_ID, "summary", deps=tuple(statuses)))
+    specs.append(NodeSpec(SUMMARY_ID, "summary", deps=tuple(statuses)))
     # The printable answers (answers.py): every status in plan-name order, and the workspace diagnostics.
     workspace = json.dumps(list(disc.workspace_diagnostics), sort_keys=True)
-    out.specs.append(NodeSpec(ANSWERS_ID, "answers", deps=tuple(sorted(statuses)),
-                              params=(("workspace", workspace),)))
+    specs.append(NodeSpec(ANSWERS_ID, "answers", deps=tuple(sorted(statuses)), params=(("workspace", workspace),)))
+    out.specs = SpecRows(specs)
     return out

@@ -67,9 +67,8 @@ class ModelCache:
         return got
 
 
-def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo], doc_fields: dict[str, tuple[str, dict]],
-               discovery_diags: dict[str, list]) -> dict[str, Rule]:
-    """The rule set of one build; `plan_infos`/`doc_fields` come from this run's discovery."""
+def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo], discovery_diags: dict[str, list]) -> dict[str, Rule]:
+    """The rule set of one build; `plan_infos` and `discovery_diags` come from this run's discovery."""
     from promptgen import prompts, resolve, workflow
     from promptgen.parse import parse_document
 
@@ -82,7 +81,7 @@ def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo], doc_fields: dict[
             data = ctx.read_file(path)
         except OSError as exc:
             error = exc
-        kind, fields = doc_fields[spec.id]
+        kind, fields = json.loads(dict(spec.params)["parse"])  # graphspec.root_specs
         doc = parse_document(kind, data, path, read_error=error, size_cap=size_cap, **fields)
         return doc.model_dump_json().encode()
 

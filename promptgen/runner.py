@@ -48,7 +48,7 @@ def _engine_parts(cfg: Config, phases: Phases):
         spec = graphspec.root_specs(disc)
         save = lambda: discovery_cache.save(cfg.state_dir, key, disc, spec)  # noqa: E731
     spec.stats = dict(w.files)
-    rules = pipeline.make_rules(cfg.size_cap, spec.plan_infos, spec.doc_fields, spec.discovery_diags)
+    rules = pipeline.make_rules(cfg.size_cap, spec.plan_infos, spec.discovery_diags)
     return fs, disc, spec, rules, save
 
 

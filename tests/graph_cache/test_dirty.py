@@ -131,3 +131,80 @@ def test_falls_back_to_a_full_build_when_the_graph_may_differ(change):
     result, rec = build(fs, store, rs, specs, **kw)
     assert result.mode == "full" and rec.of_type(NodesHit) == []
     assert len(rec.of_type(NodeDecided)) == len(result.decisions)
+
+
+def _on_disk(tmp_path, fs, tamper=None):
+    """A full build into an on-disk store, then `tamper(sqlite connection)` as if our own last commit had
+    written it (the stamp is renewed: the next open trusts the file and reads rows on demand)."""
+    import sqlite3
+
+    from graph_cache.store import _mark_committed
+
+    store, _ = Store.open(tmp_path)
+    build(fs, store)
+    store.close()
+    if tamper is not None:
+        db = str(tmp_path / "state.db")
+        conn = sqlite3.connect(db, isolation_level=None)
+        tamper(conn)
+        conn.close()
+        _mark_committed(db)
+    store, _ = Store.open(tmp_path)
+    return store
+
+
+def test_an_edit_reads_only_the_rows_it_visits(tmp_path):
+    fs = world()
+    store = _on_disk(tmp_path, fs)
+    fs.write("d7.md", "doc seven!")
+    fs.clock.advance(10)
+    result, rec = build(fs, store)
+    assert result.mode == "changes" and [e.node_id for e in rec.of_type(NodeDecided)] == ["doc:7", "total:all"]
+    assert store._traces._fetch_all is not None  # the trace table was never read in bulk
+    full, _ = build(fs, Store.memory())
+    assert {n: full.output(n) for n in full.decisions} == {n: result.output(n) for n in result.decisions}
+    assert dict(result.fingerprints.items()) != {} and result.fingerprints["doc:3"] == full.fingerprints["doc:3"]
+    store.close()
+
+
+def test_a_garbled_row_fetched_on_demand_is_recomputed_as_cache_corrupt(tmp_path):
+    fs = world()
+    store = _on_disk(tmp_path, fs, lambda c: c.execute(
+        "UPDATE traces SET inputs = x'00ff13' WHERE node_id = 'doc:7'"))
+    fs.write("d7.md", "doc seven!")
+    fs.clock.advance(10)
+    result, _ = build(fs, store)
+    assert result.mode == "changes"
+    assert result.decisions["doc:7"][1].code == ReasonCode.CACHE_CORRUPT
+    assert "damaged records" in result.damage_warning()
+    store.close()
+
+
+def test_an_unreadable_fingerprint_of_an_unvisited_dep_is_visited_first(tmp_path):
+    fs = world()
+    store = _on_disk(tmp_path, fs, lambda c: c.execute(
+        "UPDATE traces SET output_fp = x'00' WHERE node_id = 'doc:11'"))  # a blob: not text
+    fs.write("d7.md", "doc seven!")
+    fs.clock.advance(10)
+    result, rec = build(fs, store)
+    assert result.mode == "changes"
+    assert [e.node_id for e in rec.of_type(NodeDecided)] == ["doc:7", "doc:11", "total:all"]
+    assert result.decisions["doc:11"][1].code == ReasonCode.CACHE_CORRUPT
+    full, _ = build(fs, Store.memory())
+    assert result.output("total:all") == full.output("total:all")
+    store.close()
+
+
+def test_without_a_valid_graph_index_the_build_is_full(tmp_path):
+    fs = world()
+    store = _on_disk(tmp_path, fs, lambda c: c.execute("DELETE FROM blobs WHERE key = 'graph_cache.index'"))
+    fs.write("d7.md", "doc seven!")
+    fs.clock.advance(10)
+    result, rec = build(fs, store)
+    assert result.mode == "full" and len(rec.of_type(NodeDecided)) == len(result.decisions)
+    store.close()
+    store, _ = Store.open(tmp_path)  # the full build wrote a new index
+    fs.write("d7.md", "doc 7")
+    fs.clock.advance(10)
+    assert build(fs, store)[0].mode == "changes"
+    store.close()

@@ -1,0 +1,88 @@
+"""Finishing a change-driven build (dirty.py): the unvisited nodes' hits, the graph's file records and
+what the commit writes, without touching every node of the graph when its shape did not change."""
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping, Sequence
+
+from .dirty import DirtyScheduler
+from .events import NodesHit
+from .fingerprint import FileRecord
+from .model import Decision
+
+
+def count_unvisited(build: Any, planned: DirtyScheduler) -> None:
+    """Every node of the graph a change-driven build did not visit is a hit (one NodesHit event)."""
+    decisions, reached = build.decisions, build.reached
+    visited = list(decisions)
+    rest = dict.fromkeys(planned.ids(), (Decision.HIT, None))
+    for nid in visited:
+        rest.pop(nid, None)
+    decisions.update(rest)
+    for nid in planned.removed:  # children no longer generated: pruned like in a full build
+        reached.pop(nid, None)
+    if planned.graph_changed:
+        by_type: dict[str, int] = {}
+        for nid in rest:
+            t = planned.spec(nid).type  # type: ignore[union-attr]
+            by_type[t] = by_type.get(t, 0) + 1
+    else:  # the index's counts minus the visited nodes (all of them in the graph)
+        by_type = dict(planned.index.by_type)
+        for nid in visited:
+            t = planned.spec(nid).type  # type: ignore[union-attr]
+            by_type[t] -= 1
+        by_type = {t: n for t, n in by_type.items() if n}
+    if by_type:
+        build.bus.emit(NodesHit(by_type))
+
+
+class GraphFiles(Mapping[str, FileRecord]):
+    """path -> record of every existing file of an unchanged graph: fingerprinted in this build, or
+    unchanged since the stored record (built on access; the stored rows are the graph's files)."""
+
+    def __init__(self, paths: Sequence[str], records: Mapping[str, FileRecord | None],
+                 old_files: Mapping[str, FileRecord]) -> None:
+        self._paths, self._records, self._old = paths, records, old_files
+
+    def get(self, path: str, default: Any = None) -> Any:
+        records = self._records
+        r = records[path] if path in records else self._old.get(path)
+        return default if r is None else r
+
+    def __getitem__(self, path: str) -> FileRecord:
+        r = self.get(path)
+        if r is None:
+            raise KeyError(path)
+        return r
+
+    def __contains__(self, path: object) -> bool:
+        return self.get(path) is not None  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[str]:
+        records, old = self._records, self._old
+        return (p for p in self._paths if (records[p] is not None if p in records else p in old))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def graph_files(planned: DirtyScheduler, records: Mapping[str, Any], old_files: Mapping[str, Any]) -> Mapping:
+    """Records of the files of the graph: fingerprinted now, or unchanged since their stored record."""
+    if not planned.graph_changed:
+        return GraphFiles(planned.index.paths, records, old_files)
+    files = {}
+    for spec in planned.specs().values():
+        for p in spec.files:
+            r = records[p] if p in records else old_files.get(p)
+            if r is not None:
+                files[p] = r
+    return files
+
+
+def file_changes(files: Mapping[str, FileRecord], records: Mapping[str, Any],
+                 old_files: Mapping[str, FileRecord]) -> tuple[dict[str, FileRecord], set[str]]:
+    """(records to write, paths to delete) for the commit. An unchanged graph's files differ from the
+    stored ones only where this build fingerprinted them."""
+    if isinstance(files, GraphFiles):
+        write = {p: r for p, r in records.items() if r is not None and old_files.get(p) != r}
+        return write, {p for p, r in records.items() if r is None and p in old_files}
+    return {p: r for p, r in files.items() if old_files.get(p) != r}, set(old_files.keys() - files.keys())

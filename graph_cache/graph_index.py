@@ -1,0 +1,203 @@
+"""The graph index: the whole graph of the last build, stored so that a change-driven build reads only
+the few nodes it visits.
+
+A change-driven build (dirty.py) needs the spec of the nodes it visits, the nodes that read each changed
+file and the dependents of each node whose output changed. Rebuilding that from the root specs and the
+generators' stored children costs O(graph) object work on every build; instead the engine writes, at
+every commit and in the same SQLite transaction as the traces, one blob (key `KEY` of `blobs`):
+
+    MAGIC + xxh3(body) + marshal((FORMAT, roots_digest, versions_digest, by_type, types, ids, paths,
+                                  node_buckets, reader_buckets))
+
+`ids` lists every node in graph order and `paths` every file the graph reads. The record of node `i`,
+`(type index, file positions, dep positions, params, dependent positions)`, is item `i % BUCKET` of
+node bucket `i // BUCKET`; the reader positions of path `j` likewise in the reader buckets. Each
+bucket is its own marshal bytes, decoded on first use: loading the index creates two tuples of strings
+and a few hundred bytes objects, not 16k records, and a build decodes the buckets of the nodes it
+visits. Output fingerprints are not in it (they change on every build: they come from the trace rows
+of the nodes a build touches). A commit without a new index drops it unless the engine proved the graph
+unchanged (`Store.commit`), so the index never disagrees with the traces; a missing, damaged or stale
+index means a full build.
+"""
+from __future__ import annotations
+
+import marshal
+from typing import Any, Mapping
+
+from .fingerprint import hash_bytes
+from .model import NodeSpec, node_spec
+
+KEY = "graph_cache.index"  # reserved key in the store's `blobs` table
+MAGIC = b"GCIX"
+FORMAT = 2
+BUCKET = 64  # records per bucket
+_SUM = 32  # length of the hex checksum after MAGIC
+
+
+def _buckets(records: list[Any]) -> tuple[bytes, ...]:
+    return tuple(marshal.dumps(records[i:i + BUCKET]) for i in range(0, len(records), BUCKET)) or (b"",)
+
+
+def encode(roots_key: str, versions_key: str, specs: Mapping[str, NodeSpec]) -> bytes | None:
+    """The index blob of a graph (`specs`: every node of the build, in graph order); None if a node
+    depends on a node outside it (such a build fails anyway)."""
+    pos = {nid: i for i, nid in enumerate(specs)}
+    ppos: dict[str, int] = {}
+    tpos: dict[str, int] = {}
+    readers: list[list[int]] = []
+    dependents: list[list[int]] = [[] for _ in pos]
+    records = []
+    for i, s in enumerate(specs.values()):
+        files: tuple[int, ...] = ()
+        if s.files:
+            fl = []
+            for p in s.files:
+                j = ppos.get(p)
+                if j is None:
+                    j = ppos[p] = len(readers)
+                    readers.append([i])
+                else:
+                    readers[j].append(i)
+                fl.append(j)
+            files = tuple(fl)
+        deps: tuple[int, ...] = ()
+        if s.deps:
+            try:
+                deps = tuple([pos[d] for d in s.deps])
+            except KeyError:
+                return None
+            for d in deps:
+                dependents[d].append(i)
+        t = tpos.get(s.type)
+        if t is None:
+            t = tpos[s.type] = len(tpos)
+        records.append((t, files, deps, s.params))
+    counts = [0] * len(tpos)
+    out = []
+    for rec, dep_of in zip(records, dependents):
+        counts[rec[0]] += 1
+        out.append((rec[0], rec[1], rec[2], rec[3], tuple(dep_of)))
+    by_type = dict(zip(tpos, counts))
+    body = marshal.dumps((FORMAT, roots_key, versions_key, by_type, tuple(tpos), tuple(pos), tuple(ppos),
+                          _buckets(out), _buckets([tuple(r) for r in readers])))
+    return MAGIC + hash_bytes(body).encode() + body
+
+
+def digest_of(blob: bytes) -> str:
+    """The checksum of an index blob: a digest of the whole graph (specs in graph order)."""
+    return bytes(blob[len(MAGIC):len(MAGIC) + _SUM]).decode()
+
+
+class GraphIndex:
+    """A decoded index: `ids`, `paths`, `by_type` at once; records decoded per bucket on first use."""
+
+    __slots__ = ("roots_key", "versions_key", "by_type", "types", "ids", "paths", "_pos", "_ppos",
+                 "_nodes", "_readers", "_specs", "digest")
+
+    def __init__(self, roots_key: str, versions_key: str, by_type: dict[str, int], types: tuple[str, ...],
+                 ids: tuple[str, ...], paths: tuple[str, ...], nodes: tuple[bytes, ...],
+                 readers: tuple[bytes, ...]) -> None:
+        self.roots_key, self.versions_key, self.by_type, self.types = roots_key, versions_key, by_type, types
+        self.ids, self.paths = ids, paths
+        self._pos = {nid: i for i, nid in enumerate(ids)}
+        self._ppos: dict[str, int] | None = None
+        self._nodes, self._readers = _Buckets(nodes), _Buckets(readers)
+        self._specs: dict[str, NodeSpec] = {}
+        self.digest = ""  # the blob's checksum (digest_of), set by decode
+
+    @classmethod
+    def decode(cls, blob: bytes | None) -> GraphIndex | None:
+        """None if absent, damaged (checksum) or of another format."""
+        if not blob or blob[:len(MAGIC)] != MAGIC:
+            return None
+        body = bytes(blob[len(MAGIC) + _SUM:])
+        if hash_bytes(body).encode() != bytes(blob[len(MAGIC):len(MAGIC) + _SUM]):
+            return None
+        try:
+            fmt, roots_key, versions_key, by_type, types, ids, paths, nodes, readers = marshal.loads(body)
+        except (ValueError, TypeError, EOFError):
+            return None
+        if fmt != FORMAT:
+            return None
+        index = cls(roots_key, versions_key, by_type, types, ids, paths, nodes, readers)
+        index.digest = digest_of(blob)
+        return index
+
+    def spec(self, node_id: str) -> NodeSpec | None:
+        got = self._specs.get(node_id)
+        if got is None:
+            i = self._pos.get(node_id)
+            if i is None:
+                return None
+            got = self._specs[node_id] = self._build(node_id, self._nodes.get(i))
+        return got
+
+    def _build(self, node_id: str, rec: tuple[Any, ...]) -> NodeSpec:
+        t, files, deps, params = rec[:4]
+        paths, ids = self.paths, self.ids
+        return node_spec(node_id, self.types[t], tuple([paths[j] for j in files]),
+                         tuple([ids[j] for j in deps]), params)
+
+    def all_specs(self) -> dict[str, NodeSpec]:
+        """Every spec, in graph order (bulk: each bucket decoded once, one tight loop)."""
+        if len(self._specs) < len(self.ids):
+            ids, paths, types, known = self.ids, self.paths, self.types, self._specs
+            out: dict[str, NodeSpec] = {}
+            new, cls = object.__new__, NodeSpec
+            i = 0
+            for b in range(len(self._nodes)):
+                for t, files, deps, params, _ in self._nodes.bucket(b):
+                    nid = ids[i]
+                    i += 1
+                    spec = known.get(nid)
+                    if spec is None:  # node_spec(), inlined
+                        spec = new(cls)
+                        d = spec.__dict__
+                        d["id"], d["type"], d["params"] = nid, types[t], params
+                        d["files"] = tuple([paths[j] for j in files]) if files else ()
+                        d["deps"] = tuple([ids[j] for j in deps]) if deps else ()
+                    out[nid] = spec
+            self._specs = out
+        return self._specs
+
+    def dependents(self, node_id: str) -> tuple[str, ...]:
+        i = self._pos.get(node_id)
+        if i is None:
+            return ()
+        ids = self.ids
+        return tuple([ids[j] for j in self._nodes.get(i)[4]])
+
+    def readers(self, path: str) -> tuple[str, ...]:
+        if self._ppos is None:
+            self._ppos = {p: j for j, p in enumerate(self.paths)}
+        j = self._ppos.get(path)
+        if j is None:
+            return ()
+        ids = self.ids
+        return tuple([ids[i] for i in self._readers.get(j)])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+class _Buckets:
+    """Record `i` of marshal buckets of BUCKET records, each bucket decoded on first use."""
+
+    __slots__ = ("_raw", "_decoded")
+
+    def __init__(self, raw: tuple[bytes, ...]) -> None:
+        self._raw = raw
+        self._decoded: dict[int, list[Any]] = {}
+
+    def bucket(self, b: int) -> list[Any]:
+        part = self._decoded.get(b)
+        if part is None:
+            part = self._decoded[b] = marshal.loads(self._raw[b])
+        return part
+
+    def get(self, i: int) -> Any:
+        b, k = divmod(i, BUCKET)
+        return self.bucket(b)[k]
+
+    def __len__(self) -> int:
+        return len(self._raw) if self._raw != (b"",) else 0

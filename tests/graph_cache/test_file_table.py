@@ -1,0 +1,28 @@
+"""Stored file records as raw rows (graph_cache/file_table.py): loaded on first use, records on access."""
+from __future__ import annotations
+
+from graph_cache.file_table import FileTable
+from graph_cache.fingerprint import FileRecord
+from graph_cache.fs import StatSig
+
+
+def test_rows_load_once_on_first_use_and_records_are_built_on_access():
+    calls = []
+
+    def fetch():
+        calls.append(1)
+        return {"a.md": (1, 2, 3, "d1"), "b.md": ("garbled", 2, 3, None)}
+
+    table = FileTable(fetch_all=fetch)
+    copy = table.copy()
+    assert calls == []
+    assert copy["a.md"] == FileRecord(StatSig(1, 2, 3), "d1") and copy.get("a.md") is copy["a.md"]
+    assert copy.raw("b.md") == ("garbled", 2, 3, None) and copy.get("zz") is None and "zz" not in copy
+    assert copy.get("b.md").stat != StatSig(1, 2, 3)  # a garbled row never matches a real stat
+    assert sorted(copy) == ["a.md", "b.md"] and len(copy) == 2 and calls == [1]
+    table.update({"c.md": FileRecord(StatSig(4, 5, 6), "d3")})  # not loaded: the db already has it
+    table.pop("a.md")
+    assert calls == [1] and sorted(table) == ["a.md", "b.md"]  # read from the (here unchanged) db
+    copy.update({"a.md": FileRecord(StatSig(7, 8, 9), "d4")})
+    copy.pop("b.md")
+    assert copy["a.md"].digest == "d4" and sorted(copy) == ["a.md"]

@@ -1,0 +1,62 @@
+"""The graph index (graph_cache/graph_index.py): round trip, damage, and how commits keep or drop it."""
+from __future__ import annotations
+
+import marshal
+
+from graph_cache import graph_index
+from graph_cache.graph_index import GraphIndex
+from graph_cache.model import NodeSpec, node_spec
+from graph_cache.store import Store
+
+
+def graph(n: int = 150) -> dict[str, NodeSpec]:
+    docs = [NodeSpec(f"doc:{i}", "doc", (f"d{i}.md", "shared.md"), (), (("p", str(i)),)) for i in range(n)]
+    out = {d.id: d for d in docs}
+    out["sum:all"] = NodeSpec("sum:all", "sum", (), tuple(d.id for d in reversed(docs)))
+    out["kid:x"] = NodeSpec("kid:x", "kid", (), ("sum:all", "doc:3"))
+    return out
+
+
+def test_round_trip_gives_specs_readers_dependents_and_counts():
+    specs = graph()
+    index = GraphIndex.decode(graph_index.encode("R", "V", specs))
+    assert index is not None and (index.roots_key, index.versions_key) == ("R", "V")
+    assert index.ids == tuple(specs) and set(index.paths) == {f"d{i}.md" for i in range(150)} | {"shared.md"}
+    assert index.by_type == {"doc": 150, "sum": 1, "kid": 1}
+    assert index.spec("kid:x") == specs["kid:x"] and index.spec("sum:all") == specs["sum:all"]
+    assert index.spec("nope") is None
+    assert index.readers("d7.md") == ("doc:7",) and index.readers("shared.md") == tuple(f"doc:{i}" for i in range(150))
+    assert index.readers("other.md") == ()
+    assert index.dependents("doc:3") == ("sum:all", "kid:x") and index.dependents("kid:x") == ()
+    assert index.all_specs() == specs and list(index.all_specs()) == list(specs)  # graph order kept
+
+
+def test_damaged_foreign_or_incomplete_indexes_are_refused():
+    blob = graph_index.encode("R", "V", graph())
+    flipped = bytearray(blob)
+    flipped[len(flipped) // 2] ^= 0x01
+    assert GraphIndex.decode(bytes(flipped)) is None  # checksum
+    assert GraphIndex.decode(b"") is None and GraphIndex.decode(None) is None
+    assert GraphIndex.decode(b"XXXX" + blob[4:]) is None
+    body = marshal.dumps((99,) + marshal.loads(blob[36:])[1:])
+    assert GraphIndex.decode(graph_index.MAGIC + graph_index.hash_bytes(body).encode() + body) is None
+    dangling = {"a:1": NodeSpec("a:1", "a", (), ("missing:1",))}
+    assert graph_index.encode("R", "V", dangling) is None  # such a build fails: no index
+
+
+def test_node_spec_builds_an_equal_nodespec():
+    a = node_spec("t:1", "t", ("f",), ("d:1",), (("k", "v"),))
+    b = NodeSpec("t:1", "t", ("f",), ("d:1",), (("k", "v"),))
+    assert a == b and hash(a) == hash(b) and a.key == "1"
+
+
+def test_a_commit_without_an_index_drops_it_unless_told_to_keep_it(tmp_path):
+    store, _ = Store.open(tmp_path)
+    blob = graph_index.encode("R", "V", graph(3))
+    store.commit(graph=blob)
+    assert store.graph_index() == blob
+    store.commit(outputs={"doc:1": b'"x"'}, keep_graph=True)  # e.g. a repaired output
+    assert store.graph_index() == blob
+    store.commit(outputs={"doc:1": b'"y"'})  # anything else may have changed the graph
+    assert store.graph_index() is None
+    store.close()
