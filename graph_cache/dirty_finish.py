@@ -48,6 +48,18 @@ class GraphFiles(Mapping[str, FileRecord]):
         r = records[path] if path in records else self._old.get(path)
         return default if r is None else r
 
+    def row(self, path: str) -> tuple | None:
+        """(mtime_ns, size, ino, digest) of a file, without building its record (None if absent)."""
+        records = self._records
+        if path in records:
+            r = records[path]
+            return None if r is None else (r.stat.mtime_ns, r.stat.size, r.stat.ino, r.digest)
+        raw = getattr(self._old, "raw", None)
+        if raw is None:
+            r = self._old.get(path)
+            return None if r is None else (r.stat.mtime_ns, r.stat.size, r.stat.ino, r.digest)
+        return raw(path)
+
     def __getitem__(self, path: str) -> FileRecord:
         r = self.get(path)
         if r is None:

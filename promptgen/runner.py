@@ -213,14 +213,20 @@ def manifest_files(cfg: Config, spec, result) -> tuple[dict, dict]:
     from graph_cache.fs import RealFileSystem
 
     known = result.files
+    row_of = getattr(known, "row", None)  # stored rows as they are: no FileRecord per file
     fs = None
     stats, digests = {}, {}
     for path, st in spec.stats.items():
-        rec = known.get(path)
-        if rec is None or (st is not None and tuple(rec.stat) != tuple(st)):
+        if row_of is not None:
+            row = row_of(path)
+        else:
+            rec = known.get(path)
+            row = None if rec is None else (rec.stat.mtime_ns, rec.stat.size, rec.stat.ino, rec.digest)
+        if row is None or (st is not None and row[:3] != tuple(st)):
             fs = fs or RealFileSystem(cfg.workspace_dir)
             rec, _ = fingerprint_file(fs, path, None, st)
-        if rec is not None:
-            stats[path] = (rec.stat.mtime_ns, rec.stat.size, rec.stat.ino)
-            digests[path] = rec.digest
+            row = None if rec is None else (rec.stat.mtime_ns, rec.stat.size, rec.stat.ino, rec.digest)
+        if row is not None:
+            stats[path] = row[:3]
+            digests[path] = row[3]
     return stats, digests
