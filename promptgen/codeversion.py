@@ -27,19 +27,33 @@ def _sources(entry: str) -> list[str]:
 
 
 def code_version(family: str) -> str:
-    """Digest of the source files of one rule family (`doc`, `model`, `status`, `prompt`, `summary`)."""
+    """Digest of the source files of one rule family (`doc`, `model`, `status`, `prompt`, `summary`,
+    `answers`)."""
     import xxhash
 
     h = xxhash.xxh3_128()
     for entry in FAMILIES[family]:
         for path in _sources(entry):
             h.update(os.path.basename(path).encode() + b"\0")
-            try:
-                with open(path, "rb") as fh:
-                    h.update(fh.read())
-            except OSError:
-                h.update(b"-")
+            h.update(_source_bytes(path))
     return h.hexdigest()
+
+
+# path -> bytes, read once per process: several families share pipeline.py, documents.py..., and the code
+# running in this process does not change either (modules are not reloaded).
+_read: dict[str, bytes] = {}
+
+
+def _source_bytes(path: str) -> bytes:
+    got = _read.get(path)
+    if got is None:
+        try:
+            with open(path, "rb") as fh:
+                got = fh.read()
+        except OSError:
+            got = b"-"
+        _read[path] = got
+    return got
 
 
 def source_stats() -> list[str]:
