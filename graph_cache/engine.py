@@ -400,8 +400,12 @@ class _Build:
             for nid in removed:  # visited before its generator dropped it: not part of the graph
                 self.written.pop(nid, None)
         keep = planned is not None and not planned.graph_changed
-        graph = None if keep else graph_index.encode(roots_key, versions, self.sched.specs())
-        self.graph_digest = planned.index.digest if keep else (graph_index.digest_of(graph) if graph else None)
+        if keep:
+            graph, self.graph_digest = None, planned.index.shape
+        else:
+            specs = self.sched.specs()
+            self.graph_digest = graph_index.shape_of(specs)
+            graph = graph_index.encode(roots_key, versions, specs, self.graph_digest)
         self.store.commit(files=write_files, traces=self.written, outputs=self.new_outputs,
                           removed_nodes=removed, removed_files=removed_files, run_id=self.run_id,
                           meta={dirty.ROOTS_KEY: roots_key, dirty.VERSIONS_KEY: versions},

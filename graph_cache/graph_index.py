@@ -7,7 +7,7 @@ generators' stored children costs O(graph) object work on every build; instead t
 every commit and in the same SQLite transaction as the traces, one blob (key `KEY` of `blobs`):
 
     MAGIC + xxh3(body) + marshal((FORMAT, roots_digest, versions_digest, by_type, types, ids, paths,
-                                  node_buckets, reader_buckets))
+                                  node_buckets, reader_buckets, shape))
 
 `ids` lists every node in graph order and `paths` every file the graph reads. The record of node `i`,
 `(type index, file positions, dep positions, params, dependent positions)`, is item `i % BUCKET` of
@@ -17,7 +17,8 @@ and a few hundred bytes objects, not 16k records, and a build decodes the bucket
 visits. Output fingerprints are not in it (they change on every build: they come from the trace rows
 of the nodes a build touches). A commit without a new index drops it unless the engine proved the graph
 unchanged (`Store.commit`), so the index never disagrees with the traces; a missing, damaged or stale
-index means a full build.
+index means a full build. `shape` (`shape_of`) digests the graph independently of its order: the build
+result carries it (`BuildResult.graph_digest`), so consumers can tell "same graph" without any spec.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from .model import NodeSpec, node_spec
 
 KEY = "graph_cache.index"  # reserved key in the store's `blobs` table
 MAGIC = b"GCIX"
-FORMAT = 2
+FORMAT = 3
 BUCKET = 64  # records per bucket
 _SUM = 32  # length of the hex checksum after MAGIC
 
@@ -38,9 +39,10 @@ def _buckets(records: list[Any]) -> tuple[bytes, ...]:
     return tuple(marshal.dumps(records[i:i + BUCKET]) for i in range(0, len(records), BUCKET)) or (b"",)
 
 
-def encode(roots_key: str, versions_key: str, specs: Mapping[str, NodeSpec]) -> bytes | None:
-    """The index blob of a graph (`specs`: every node of the build, in graph order); None if a node
-    depends on a node outside it (such a build fails anyway)."""
+def encode(roots_key: str, versions_key: str, specs: Mapping[str, NodeSpec], shape: str | None = None) -> bytes | None:
+    """The index blob of a graph (`specs`: every node of the build, in graph order; `shape`: its
+    `shape_of`, computed if not given); None if a node depends on a node outside it (such a build
+    fails anyway)."""
     pos = {nid: i for i, nid in enumerate(specs)}
     ppos: dict[str, int] = {}
     tpos: dict[str, int] = {}
@@ -79,20 +81,21 @@ def encode(roots_key: str, versions_key: str, specs: Mapping[str, NodeSpec]) -> 
         out.append((rec[0], rec[1], rec[2], rec[3], tuple(dep_of)))
     by_type = dict(zip(tpos, counts))
     body = marshal.dumps((FORMAT, roots_key, versions_key, by_type, tuple(tpos), tuple(pos), tuple(ppos),
-                          _buckets(out), _buckets([tuple(r) for r in readers])))
+                          _buckets(out), _buckets([tuple(r) for r in readers]), shape or shape_of(specs)))
     return MAGIC + hash_bytes(body).encode() + body
 
 
-def digest_of(blob: bytes) -> str:
-    """The checksum of an index blob: a digest of the whole graph (specs in graph order)."""
-    return bytes(blob[len(MAGIC):len(MAGIC) + _SUM]).decode()
+def shape_of(specs: Mapping[str, NodeSpec]) -> str:
+    """A digest of the graph that does not depend on its order (full and change-driven builds order
+    nodes differently): every spec, sorted by id."""
+    return hash_bytes(marshal.dumps(sorted((s.id, s.type, s.files, s.deps, s.params) for s in specs.values()), 2))
 
 
 class GraphIndex:
     """A decoded index: `ids`, `paths`, `by_type` at once; records decoded per bucket on first use."""
 
     __slots__ = ("roots_key", "versions_key", "by_type", "types", "ids", "paths", "_pos", "_ppos",
-                 "_nodes", "_readers", "_specs", "digest")
+                 "_nodes", "_readers", "_specs", "shape")
 
     def __init__(self, roots_key: str, versions_key: str, by_type: dict[str, int], types: tuple[str, ...],
                  ids: tuple[str, ...], paths: tuple[str, ...], nodes: tuple[bytes, ...],
@@ -103,7 +106,7 @@ class GraphIndex:
         self._ppos: dict[str, int] | None = None
         self._nodes, self._readers = _Buckets(nodes), _Buckets(readers)
         self._specs: dict[str, NodeSpec] = {}
-        self.digest = ""  # the blob's checksum (digest_of), set by decode
+        self.shape = ""  # shape_of the graph, set by decode
 
     @classmethod
     def decode(cls, blob: bytes | None) -> GraphIndex | None:
@@ -114,13 +117,13 @@ class GraphIndex:
         if hash_bytes(body).encode() != bytes(blob[len(MAGIC):len(MAGIC) + _SUM]):
             return None
         try:
-            fmt, roots_key, versions_key, by_type, types, ids, paths, nodes, readers = marshal.loads(body)
+            fmt, roots_key, versions_key, by_type, types, ids, paths, nodes, readers, shape = marshal.loads(body)
         except (ValueError, TypeError, EOFError):
             return None
         if fmt != FORMAT:
             return None
         index = cls(roots_key, versions_key, by_type, types, ids, paths, nodes, readers)
-        index.digest = digest_of(blob)
+        index.shape = shape
         return index
 
     def spec(self, node_id: str) -> NodeSpec | None:

@@ -27,7 +27,7 @@ class BuildResult:
         self.seconds = seconds
         self.mode = "full"  # "changes": a change-driven build visited only the dirty closure (dirty.py)
         self.fingerprints: Mapping[str, str] = {}  # node id -> output fingerprint (no trace decoding)
-        self.graph_digest: str | None = None  # digest of the committed graph (graph index checksum)
+        self.graph_digest: str | None = None  # graph_index.shape_of the committed graph (None: dry run)
         self._loader = loader
         self.bytes_loader: Callable[[str], bytes] | None = None  # serialised outputs (set by the engine)
         self._damage = damage

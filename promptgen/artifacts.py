@@ -93,10 +93,10 @@ def _groups(result, collected) -> dict[str, tuple[str, object]]:
 
 
 def _graph_key(result) -> str:
-    """A digest of the graph's shape: the engine's (the graph index checksum, no spec is built), else one
-    over the sorted (id, type, deps) of every node."""
+    """A digest of the graph's shape: the engine's (`graph_index.shape_of`, kept from the stored index
+    when the graph did not change: no spec is built), else one over the sorted (id, type, deps)."""
     if result.graph_digest:
-        return "index:" + result.graph_digest
+        return "shape:" + result.graph_digest
     import xxhash
 
     specs = result.specs

@@ -60,3 +60,17 @@ def test_a_commit_without_an_index_drops_it_unless_told_to_keep_it(tmp_path):
     store.commit(outputs={"doc:1": b'"y"'})  # anything else may have changed the graph
     assert store.graph_index() is None
     store.close()
+
+
+def test_shape_ignores_graph_order_and_sees_every_spec_field():
+    specs = graph()
+    reordered = dict(reversed(list(specs.items())))
+    shape = graph_index.shape_of(specs)
+    assert graph_index.shape_of(reordered) == shape
+    assert GraphIndex.decode(graph_index.encode("R", "V", reordered)).shape == shape
+    for changed in (NodeSpec("kid:x", "kid", (), ("doc:3", "sum:all")),  # dep order is part of a spec
+                    NodeSpec("kid:x", "kid2", (), ("sum:all", "doc:3")),
+                    NodeSpec("kid:x", "kid", ("f.md",), ("sum:all", "doc:3")),
+                    NodeSpec("kid:x", "kid", (), ("sum:all", "doc:3"), (("p", "1"),))):
+        assert graph_index.shape_of({**specs, "kid:x": changed}) != shape, changed
+    assert graph_index.shape_of({k: v for k, v in specs.items() if k != "kid:x"}) != shape
