@@ -141,11 +141,13 @@ class Bench:
         self.workdir = args.workdir or tempfile.mkdtemp(prefix="pgbench-")
         os.makedirs(self.workdir, exist_ok=True)
         self.out_file = os.path.join(self.workdir, "last-stdout.txt")
+        self.failures = 0  # promptgen runs that exited non-zero (the exit status of run.py)
 
     def promptgen(self, ws: str, *argv: str) -> tuple[Run, dict | None]:
         before = history_len(ws)
         run = measure(self.pg + list(argv) + ["--root", ws], self.out_file, cwd=ws)
         if run.code != 0:
+            self.failures += 1
             with open(self.out_file + ".err", "rb") as fh:
                 tail = fh.read()[-2000:].decode("utf-8", "replace")
             log(f"    promptgen {' '.join(argv)} exited {run.code}: {tail}")
@@ -597,6 +599,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.keep and not args.workdir:
         shutil.rmtree(bench.workdir, ignore_errors=True)
     sys.stdout.write(text)
+    if bench.failures:
+        log(f"{bench.failures} promptgen run(s) exited non-zero (see above)")
+        return 1
     return 0
 
 
