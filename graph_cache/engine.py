@@ -128,7 +128,7 @@ class _Build:
         self.damaged: list[str] = []  # nodes whose stored trace/output was unreadable or garbled
         self.finished = False
         self.mode = "full"  # or "changes" (dirty.py)
-        self.graph_digest: str | None = None  # checksum of the committed graph index (none: dry run)
+        self.graph_digest: str | None = None  # graph_index.shape_of the committed graph (None: dry run)
         self.records: dict[str, FileRecord | None] = {}  # file inputs seen -> record (None = missing)
         # records taken by the prefetch, moved to `records` when the loop reaches them (same order)
         self.early: dict[str, FileRecord | None] = {}
