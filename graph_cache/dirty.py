@@ -49,9 +49,16 @@ class StoredFps(dict):
     """node id -> output fingerprint in this build: visited nodes set theirs, the others keep the one
     stored in their trace row, read on first use (only the deps of visited nodes are ever asked)."""
 
-    def __init__(self, stored: Callable[[str], str | None]) -> None:
+    def __init__(self, stored: Callable[[str], str | None],
+                 prefetch: Callable[[Iterable[str]], None] | None = None) -> None:
         super().__init__()
         self._stored = stored
+        self._prefetch = prefetch
+
+    def prefetch(self, node_ids: Iterable[str]) -> None:
+        """Read the stored rows of many nodes at once, before asking for their fingerprints one by one."""
+        if self._prefetch is not None:
+            self._prefetch([n for n in node_ids if not dict.__contains__(self, n)])
 
     def __missing__(self, node_id: str) -> str:
         fp = self._stored(node_id)
@@ -244,7 +251,7 @@ def plan(build: Any, roots: Sequence[NodeSpec], roots_key: str) -> DirtySchedule
     index = GraphIndex.decode(store.graph_index())
     if index is None or index.roots_key != roots_key or index.versions_key != versions:
         return None
-    build.fps = StoredFps(lambda nid: stored_fp(build, nid))
+    build.fps = StoredFps(lambda nid: stored_fp(build, nid), build.old_traces.prefetch)
     sched = DirtyScheduler(index, lambda nid: build.fps.get(nid) != stored_fp(build, nid))
     for path in changed_files(build, index.paths):
         for nid in index.readers(path):

@@ -23,7 +23,7 @@ from .fingerprint import FileRecord
 from .model import Trace
 from .store_db import (CHECKED_SUFFIX, DB_NAME, MAGIC, SCHEMA_VERSION, connect,  # noqa: F401
                        create_atomically, decode_trace, encode_trace, file_rows, init_schema,
-                       sweep_stale_temp_files, trace_row, trace_rows)
+                       sweep_stale_temp_files, trace_row, trace_rows, trace_rows_of)
 from .trace_table import TraceTable
 
 STAGE_BATCH = 256  # staged outputs written per executemany
@@ -141,7 +141,8 @@ class Store:
             else:  # under our lock, as we left it: rows are read when (and if) the build needs them
                 files = FileTable(fetch_all=lambda: file_rows(conn, path))
                 traces = TraceTable(fetch=lambda node_id: trace_row(conn, node_id),
-                                    fetch_all=lambda: trace_rows(conn, path))
+                                    fetch_all=lambda: trace_rows(conn, path),
+                                    fetch_many=lambda node_ids: trace_rows_of(conn, node_ids))
             int(meta.get("last_run_id", "0"))
             conn.execute("COMMIT")
         except _Discard:

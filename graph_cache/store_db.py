@@ -111,6 +111,23 @@ def trace_row(conn: sqlite3.Connection, node_id: str) -> tuple | None:
         return (node_id,) + (None,) * 9
 
 
+def trace_rows_of(conn: sqlite3.Connection, node_ids: list[str]) -> dict[str, tuple]:
+    """The trace rows of some nodes, 500 per SELECT (absent ones are missing from the result); a chunk
+    SQLite cannot read falls back to one `trace_row` per node."""
+    out: dict[str, tuple] = {}
+    for i in range(0, len(node_ids), 500):
+        chunk = node_ids[i:i + 500]
+        try:
+            sql = f"SELECT {_TRACE_COLUMNS} WHERE node_id IN ({','.join('?' * len(chunk))})"
+            out.update((row[0], row) for row in conn.execute(sql, chunk))
+        except sqlite3.DatabaseError:
+            for node_id in chunk:
+                row = trace_row(conn, node_id)
+                if row is not None:
+                    out[node_id] = row
+    return out
+
+
 def connect(path: str, read_only: bool) -> sqlite3.Connection:
     if read_only:
         conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=30, isolation_level=None,

@@ -19,6 +19,7 @@ VERSION, INPUTS, OUTPUT_FP, CHILDREN = 2, 3, 4, 5
 
 
 Fetch = Callable[[str], "tuple[Any, ...] | None"]  # node id -> its stored row (point SELECT)
+FetchMany = Callable[[list], "dict[str, tuple[Any, ...]]"]  # node ids -> their stored rows (few SELECTs)
 FetchAll = Callable[[], "dict[str, tuple[Any, ...]]"]  # every stored row (one bulk SELECT)
 
 
@@ -30,16 +31,31 @@ class TraceTable(Mapping[str, Trace]):
     Iterating or sizing the table loads all rows first.
     """
 
-    __slots__ = ("_rows", "_decoded", "damaged", "_fetch", "_fetch_all", "_absent")
+    __slots__ = ("_rows", "_decoded", "damaged", "_fetch", "_fetch_all", "_absent", "_fetch_many")
 
     def __init__(self, rows: dict[str, tuple[Any, ...]] | None = None,
                  decoded: dict[str, Trace] | None = None, *, fetch: Fetch | None = None,
-                 fetch_all: FetchAll | None = None) -> None:
+                 fetch_all: FetchAll | None = None, fetch_many: FetchMany | None = None) -> None:
         self._rows: dict[str, tuple[Any, ...]] = rows if rows is not None else {}
         self._decoded: dict[str, Trace] = decoded if decoded is not None else {}
         self.damaged: set[str] = set()  # ids whose row could not be decoded
         self._fetch, self._fetch_all = fetch, fetch_all  # both None: every row is in `_rows`
         self._absent: set[str] = set()  # ids fetched and found missing (or removed)
+        self._fetch_many = fetch_many  # bulk form of `fetch` (optional)
+
+    def prefetch(self, node_ids) -> None:
+        """Read the rows of many nodes at once (instead of one point SELECT each when `raw` asks)."""
+        if self._fetch is None or self._fetch_many is None:
+            return
+        todo = [n for n in node_ids if n not in self._rows and n not in self._decoded and n not in self._absent]
+        if todo:
+            got = self._fetch_many(todo)
+            for n in todo:
+                row = got.get(n)
+                if row is None:
+                    self._absent.add(n)
+                else:
+                    self._rows[n] = row
 
     def load_all(self) -> None:
         """Fetch every stored row now (no-op when they are all here)."""
@@ -112,7 +128,8 @@ class TraceTable(Mapping[str, Trace]):
 
     def copy(self) -> TraceTable:
         """A view that decodes independently (decoding never changes the stored rows)."""
-        out = TraceTable(dict(self._rows), dict(self._decoded), fetch=self._fetch, fetch_all=self._fetch_all)
+        out = TraceTable(dict(self._rows), dict(self._decoded), fetch=self._fetch, fetch_all=self._fetch_all,
+                         fetch_many=self._fetch_many)
         out.damaged = set(self.damaged)
         out._absent = set(self._absent)
         return out

@@ -83,6 +83,9 @@ def _groups(result, collected) -> dict[str, tuple[str, object]]:
     from promptgen.answers import ANSWERS_ID
 
     fps = result.fingerprints
+    prefetch = getattr(fps, "prefetch", None)  # change-driven builds: stored fingerprints in bulk
+    if prefetch is not None:
+        prefetch([f"{t}:{f}" for f in collected.names for t in ("status", "next")] + ["summary:workspace", ANSWERS_ID])
     groups: dict[str, tuple[str, object]] = {}
     for feature in collected.names:  # a plan's diagnostics are part of its status output
         key = fps["status:" + feature] + fps["next:" + feature]

@@ -92,3 +92,45 @@ def test_a_damaged_trace_row_is_recomputed_as_cache_corrupt(tmp_path):
     assert result.decisions["doc:a"][0] == Decision.MISS  # no usable trace to compare with
     assert "state.db" in result.damage_warning() and "doc:a" in result.damage_warning()
     store.close()
+
+
+def test_prefetch_reads_many_rows_at_once_and_remembers_the_absent_ones():
+    stored = {f"t:{i}": encode_trace(trace(f"t:{i}")) for i in range(5)}
+    point, bulk = [], []
+
+    def fetch(node_id):
+        point.append(node_id)
+        return stored.get(node_id)
+
+    def fetch_many(ids):
+        bulk.append(list(ids))
+        return {n: stored[n] for n in ids if n in stored}
+
+    table = TraceTable(fetch=fetch, fetch_many=fetch_many, fetch_all=lambda: dict(stored))
+    table.put(trace("t:4", fp="new"))  # replaced in this build: never read from the store
+    assert table.raw("t:0") == stored["t:0"] and point == ["t:0"]
+    table.prefetch(["t:0", "t:1", "t:2", "t:4", "gone"])
+    assert bulk == [["t:1", "t:2", "gone"]]  # only rows not known yet
+    assert table.raw("t:1") == stored["t:1"] and table["t:2"] == trace("t:2")
+    assert table.raw("gone") is None and "gone" not in table and table["t:4"].output_fp == "new"
+    assert point == ["t:0"]  # the prefetched (and the absent) ones needed no point read
+    table.prefetch(["t:1", "gone"])
+    assert len(bulk) == 1
+
+
+def test_store_prefetch_matches_point_reads(tmp_path):
+    fs = MemoryFileSystem()
+    for i in range(3):
+        fs.write(f"d{i}.md", b"x%d" % i)
+    specs = [NodeSpec(f"doc:{i}", "doc", files=(f"d{i}.md",)) for i in range(3)]
+    rules = {"doc": Rule("doc", "1", lambda spec, ctx: {"n": len(ctx.read_file(spec.files[0]))})}
+    store, _ = Store.open(tmp_path)
+    Engine(fs, store, rules, "g").build(specs)
+    store.close()
+    store, _ = Store.open(tmp_path)  # under no lock, but a file only we wrote: rows on demand
+    bulk, point = store.traces(), store.traces()
+    assert bulk._fetch_many is not None  # rows are read on demand here
+    bulk.prefetch(["doc:0", "doc:1", "doc:2", "nope"])
+    assert [bulk.raw(f"doc:{i}") for i in range(3)] == [point.raw(f"doc:{i}") for i in range(3)]
+    assert bulk.raw("nope") is None and all(bulk.raw(f"doc:{i}") is not None for i in range(3))
+    store.close()
