@@ -6,6 +6,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from .dirty import DirtyScheduler
 from .events import NodesHit
+from .file_table import FileTable
 from .fingerprint import FileRecord
 from .model import Decision
 
@@ -40,7 +41,7 @@ class GraphFiles(Mapping[str, FileRecord]):
     unchanged since the stored record (built on access; the stored rows are the graph's files)."""
 
     def __init__(self, paths: Sequence[str], records: Mapping[str, FileRecord | None],
-                 old_files: Mapping[str, FileRecord]) -> None:
+                 old_files: FileTable) -> None:
         self._paths, self._records, self._old = paths, records, old_files
 
     def get(self, path: str, default: Any = None) -> Any:
@@ -54,11 +55,7 @@ class GraphFiles(Mapping[str, FileRecord]):
         if path in records:
             r = records[path]
             return None if r is None else (r.stat.mtime_ns, r.stat.size, r.stat.ino, r.digest)
-        raw = getattr(self._old, "raw", None)
-        if raw is None:
-            r = self._old.get(path)
-            return None if r is None else (r.stat.mtime_ns, r.stat.size, r.stat.ino, r.digest)
-        return raw(path)
+        return self._old.raw(path)  # the stored FileTable's row
 
     def __getitem__(self, path: str) -> FileRecord:
         r = self.get(path)

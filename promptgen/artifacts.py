@@ -11,7 +11,6 @@ rewritten before their files are touched, so a group a killed build left half-wr
 from __future__ import annotations
 
 import json
-import marshal
 import os
 import re
 
@@ -96,14 +95,13 @@ def _groups(result, collected) -> dict[str, tuple[str, object]]:
 
 
 def _graph_key(result) -> str:
-    """A digest of the graph's shape: the engine's (`graph_index.shape_of`, kept from the stored index
-    when the graph did not change: no spec is built), else one over the sorted (id, type, deps)."""
+    """A digest of the graph's shape (`graph_index.shape_of`): the engine's, kept from the stored index
+    when the graph did not change (no spec is built); computed here only if the build has none."""
     if result.graph_digest:
         return "shape:" + result.graph_digest
-    import xxhash
+    from graph_cache.graph_index import shape_of
 
-    specs = result.specs
-    return xxhash.xxh3_128_hexdigest(marshal.dumps([(n, specs[n].type, specs[n].deps) for n in sorted(specs)], 2))
+    return "shape:" + shape_of(result.specs)
 
 
 def _plan_files(result, collected, feature: str) -> dict[str, str]:
