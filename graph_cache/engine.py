@@ -7,7 +7,7 @@ see an unchanged input and hit), else MISS. Nodes and file records not reached a
 committed in one transaction. Every decision is emitted as a NodeDecided event; counts derive from them.
 
 When the graph is the last build's, a change-driven build (dirty.py) visits only the dirty closure of the
-changed files. Before the loop, stale roots of `parallel` rules may be computed in worker processes
+changed files. Islands of stale `parallel` nodes may be computed in worker processes ahead of the loop
 (prefetch.py, parallel.py). The outcome is a `BuildResult` (result.py).
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .model import (Decision, NodeSpec, Reason, ReasonCode, Rule, Trace, file_in
                     node_input)
 from . import dirty, graph_index, parallel
 from .dirty_finish import count_unvisited, file_changes, graph_files
-from .prefetch import prefetch
+from .prefetch import Prefetcher
 from .result import BuildResult
 from .scheduler import Scheduler
 from .store import Store
@@ -45,7 +45,7 @@ def canonical_json(value: Any) -> bytes:
 class Engine:
     def __init__(self, fs: FileSystem, store: Store, rules: Mapping[str, Rule], global_version: str,
                  bus: EventBus | None = None, *, workers: int | None = None) -> None:
-        """`workers`: processes for the parallel prefetch of `Rule.parallel` roots (None: the usable CPUs,
+        """`workers`: processes for the parallel prefetch of `Rule.parallel` nodes (None: the usable CPUs,
         capped at parallel.MAX_WORKERS; 1 disables it)."""
         self.fs, self.store, self.rules, self.global_version = fs, store, rules, global_version
         self.bus = bus if bus is not None else EventBus()
@@ -132,7 +132,7 @@ class _Build:
         self.records: dict[str, FileRecord | None] = {}  # file inputs seen -> record (None = missing)
         # records taken by the prefetch, moved to `records` when the loop reaches them (same order)
         self.early: dict[str, FileRecord | None] = {}
-        self.prefetched: dict[str, bytes | BaseException] = {}  # node id -> output computed by a worker
+        self.prefetcher: Prefetcher | None = None  # outputs computed by worker processes (prefetch.py)
         self.content: dict[str, bytes] | None = None if dry_run else {}
         self.decisions: dict[str, tuple[str, Reason | None]] = {}
         self.would: set[str] = set()  # dry run: nodes that would be recomputed
@@ -142,6 +142,8 @@ class _Build:
     # -- inputs -----------------------------------------------------------------------------------------
     def file_fp(self, path: str) -> str:
         if path not in self.records:
+            if path not in self.early and self.prefetcher is not None:
+                self.prefetcher.wait_file(path)  # a worker may be fingerprinting it
             self.records[path] = self.early.pop(path) if path in self.early else self.fingerprint(path)
         return digest_of(self.records[path])
 
@@ -235,8 +237,8 @@ class _Build:
     def compute(self, spec: NodeSpec, rule: Rule) -> tuple[bytes, tuple[NodeSpec, ...]]:
         """Run the rule; returns (canonical output bytes, children). Rule failures -> ComputeError."""
         children: tuple[NodeSpec, ...] = ()
+        pre = self.prefetcher.take(spec) if self.prefetcher is not None else None
         try:
-            pre = self.prefetched.pop(spec.id, None)
             if isinstance(pre, BaseException):  # the rule failed in a worker
                 raise pre
             if pre is not None:  # computed (and serialised) by a worker
@@ -313,6 +315,8 @@ class _Build:
         for child in children:
             self.add(child, spec.id)
         self.sched.done(spec.id)
+        if self.prefetcher is not None:
+            self.prefetcher.discard(spec.id)
         self.release(spec)
         if not self.dry_run or spec.id in self.old_traces:  # a dry run reaches stored traces only
             self.reached[spec.id] = None
@@ -347,11 +351,11 @@ class _Build:
                 self.old_traces.load_all()  # a full build reads every row: one bulk SELECT
                 for spec in roots:
                     self.add(spec)
-                prefetch(self, roots)
+                self.prefetcher = Prefetcher(self, roots)
             else:
                 self.sched, self.mode = planned, "changes"
                 self.reached.update(dict.fromkeys(planned.ids()))  # every node is part of this build
-                prefetch(self, [planned.spec(nid) for _, nid in sorted(planned.queued())])
+                self.prefetcher = Prefetcher(self, [planned.spec(nid) for _, nid in sorted(planned.queued())])
             while (spec := self.sched.next_ready()) is not None:
                 try:
                     self.process(spec)
@@ -360,6 +364,8 @@ class _Build:
                         raise
                     planned.revisit(e.node_id, spec.id)
             self.sched.check_finished()
+            if self.prefetcher is not None:
+                self.prefetcher.close()
             if planned is None:
                 files: Mapping[str, FileRecord] = {p: r for p, r in self.records.items() if r is not None}
             else:
@@ -368,6 +374,8 @@ class _Build:
             if not self.dry_run:
                 self.commit(planned, files, roots_key)
         except BaseException:
+            if self.prefetcher is not None:
+                self.prefetcher.close(cancel=True)
             if not self.dry_run:
                 self.store.abort()  # staged outputs go with the failed build: all or nothing
             raise

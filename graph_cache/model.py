@@ -134,9 +134,10 @@ class Rule:
     this node generates (default none); `version` must change whenever the code or template behind the
     node type changes output.
 
-    `parallel=True` lets the engine compute root nodes of this type in worker processes on cold builds
-    (see parallel.py). The rule promises that compute only uses `ctx.read_file` on its declared files
-    (its nodes have no deps), is deterministic, and returns bytes or a JSON-serialisable value.
+    `parallel=True` lets the engine compute nodes of this type in forked worker processes when many are
+    stale (islands of roots connected by deps, and the file-less children of their generators: see
+    prefetch.py, parallel.py). The rule promises that compute only reads its declared files and deps
+    through `ctx`, is deterministic, and returns bytes or a JSON-serialisable value.
     """
 
     type: str

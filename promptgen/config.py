@@ -14,7 +14,7 @@ from promptgen.rootfind import CONFIG_FILE, STATE_DIR, config_bytes, find_root  
 from promptgen.usertext import quote
 
 DEFAULT_SIZE_CAP = 5 * 1024 * 1024
-KNOWN_KEYS = {"workspace", "size_cap_mib", "history_keep", "lock_timeout", "artifacts_dir"}
+KNOWN_KEYS = {"workspace", "size_cap_mib", "history_keep", "lock_timeout", "artifacts_dir", "jobs"}
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class Config:
     history_keep: int = 50
     lock_timeout: float | None = None
     artifacts_dir: str = ".promptgen/artifacts"  # relative to root unless absolute
+    jobs: int | None = None  # processes of a build (None: the usable CPUs, at most 4; 1: no worker pool)
     source: str = ""  # file the settings came from, for messages
     extra: dict = field(default_factory=dict)
 
@@ -92,6 +93,9 @@ def load_config(root: str) -> Config:
     if timeout is not None and (not isinstance(timeout, (int, float)) or isinstance(timeout, bool)
                                 or not timeout >= 0):  # nan never times out: refused
         raise bad("lock_timeout", "a non-negative number of seconds")
+    jobs = settings.get("jobs")
+    if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or not 1 <= jobs <= 64):
+        raise bad("jobs", "an integer from 1 to 64")
     artifacts = settings.get("artifacts_dir", ".promptgen/artifacts")
     if not isinstance(artifacts, str) or not artifacts:
         raise bad("artifacts_dir", "a path")
@@ -102,6 +106,7 @@ def load_config(root: str) -> Config:
         history_keep=keep,
         lock_timeout=None if timeout is None else float(timeout),
         artifacts_dir=artifacts,
+        jobs=jobs,
         source=source,
         extra=extra,
     )

@@ -147,13 +147,16 @@ def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo], discovery_diags: 
         return f"{RULE_VERSIONS[family]}:{code_version(family)}"
 
     doc_rule_version = version("doc")
-    rules = {t: Rule(t, doc_rule_version, compute_doc) for t in DOC_TYPES}
+    # parallel: deterministic and reading declared inputs only, so cold builds may compute each plan's
+    # documents, model, status and prompts in worker processes (graph_cache/prefetch.py)
+    rules = {t: Rule(t, doc_rule_version, compute_doc, parallel=True) for t in DOC_TYPES}
     rules["template"] = Rule("template", prompts.templates_version(), compute_template)
-    rules["model"] = Rule("model", version("model"), guard(compute_model, model_fallback(plan_infos)))
+    rules["model"] = Rule("model", version("model"), guard(compute_model, model_fallback(plan_infos)),
+                          parallel=True)
     rules["status"] = Rule("status", version("status"), guard(compute_status, status_fallback(plan_infos)),
-                           status_children)
-    rules["prompt"] = Rule("prompt", version("prompt"), guard(compute_prompt, prompt_fallback))
-    rules["next"] = Rule("next", version("prompt"), guard(compute_prompt, prompt_fallback))
+                           status_children, parallel=True)
+    rules["prompt"] = Rule("prompt", version("prompt"), guard(compute_prompt, prompt_fallback), parallel=True)
+    rules["next"] = Rule("next", version("prompt"), guard(compute_prompt, prompt_fallback), parallel=True)
     rules["summary"] = Rule("summary", version("summary"), compute_summary)
     rules["answers"] = Rule("answers", version("answers"), compute_answers)
     return rules

@@ -106,7 +106,7 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
 
                 metrics_sink = MetricsSink()
                 bus.subscribe(metrics_sink)
-                engine = Engine(fs, store, rules, pipeline.global_version(cfg.engine_key()), bus)
+                engine = Engine(fs, store, rules, pipeline.global_version(cfg.engine_key()), bus, workers=cfg.jobs)
                 result = engine.build(spec.specs, stats=spec.stats)
                 phases.lap("engine")
                 collected = Collected(result, spec.plan_infos)

@@ -16,6 +16,9 @@ CASES = {
     "history-keep-5000-digits": "history_keep = " + "9" * 5000,
     "history-keep-huge-string": 'history_keep = "' + "k" * 1_000_000 + '"',
     "workspace-huge-string": 'workspace = "' + "w" * 100_000 + '"',
+    "jobs-zero": "jobs = 0",
+    "jobs-float": "jobs = 2.5",
+    "jobs-bool": "jobs = true",
 }
 
 
