@@ -45,7 +45,7 @@ class Store:
         self.read_only = read_only
         self._files = files
         self._traces = traces
-        self._staged: list[tuple[str, bytes]] = []  # outputs waiting for the next executemany
+        self._staged: dict[str, bytes] = {}  # node id -> output waiting for the next executemany
         self._on_disk = state_dir != ":memory:"
         # True when state.db was written by someone else since our last commit (or we cannot tell): the
         # engine then verifies every node instead of trusting unvisited rows (dirty.py)
@@ -187,9 +187,10 @@ class Store:
 
     def load_output(self, node_id: str) -> bytes | None:
         """Stored output bytes of a node (canonical JSON), or None if absent or unreadable. Sees the
-        outputs staged by the build in progress."""
-        if self._staged:
-            self._flush_staged()
+        outputs staged by the build in progress (one not written yet is returned as is: no flush)."""
+        staged = self._staged.get(node_id)
+        if staged is not None:
+            return staged
         try:
             row = self._conn.execute("SELECT data FROM outputs WHERE node_id = ?", (node_id,)).fetchone()
         except sqlite3.DatabaseError:
@@ -224,7 +225,7 @@ class Store:
         """Write an output inside the build's transaction, opened on first use: the bytes need not stay
         in memory until the end. The next `commit` makes them durable with everything else; `abort` (or
         a crash: rollback journal) discards them."""
-        self._staged.append((node_id, data))
+        self._staged[node_id] = data
         if len(self._staged) >= STAGE_BATCH:
             self._flush_staged()
 
@@ -235,7 +236,7 @@ class Store:
         try:
             if not c.in_transaction:
                 c.execute("BEGIN IMMEDIATE")
-            c.executemany("INSERT OR REPLACE INTO outputs VALUES (?, ?)", self._staged)
+            c.executemany("INSERT OR REPLACE INTO outputs VALUES (?, ?)", self._staged.items())
         except sqlite3.Error as e:
             self.abort()
             raise _dir_error(self.state_dir, e) from e

@@ -100,6 +100,12 @@ class Answers:
         one = self.by_plan.get(feature)
         return [] if one is None else json.loads(one)["diagnostics"]
 
+    def plan_status(self, feature: str) -> dict:
+        """One plan's `status --json` entry followed by its sorted diagnostics (its status.json artifact),
+        sliced from these answers: the plan's status output need not be read back."""
+        doc = json.loads(self.by_plan[feature])
+        return {**doc["plans"][0], "diagnostics": doc["diagnostics"]}
+
     def payload(self) -> dict:
         """The manifest's answer fields: UTF-8 bytes printed as they are by the fast path."""
         raw = self.raw

@@ -104,18 +104,19 @@ def _graph_key(result) -> str:
     return "shape:" + shape_of(result.specs)
 
 
-def _plan_files(result, collected, feature: str) -> dict[str, str]:
-    from promptgen.report import plan_entry
+def _output(result, node_id: str):
+    """A node's decoded output, not memoised by the engine (each is rendered once)."""
+    return json.loads(result.output_bytes(node_id))
 
-    entry = plan_entry(collected.status(feature))
-    plan_diags = collected.plan_diagnostics(feature)
-    nxt = result.output("next:" + feature)
-    return {f"plans/{feature}/status.json": _dumps({**entry, "diagnostics": plan_diags}),
+
+def _plan_files(result, collected, feature: str) -> dict[str, str]:
+    nxt = _output(result, "next:" + feature)
+    return {f"plans/{feature}/status.json": _dumps(collected.answers.plan_status(feature)),
             f"plans/{feature}/next.md": nxt["text"].rstrip("\n") + "\n"}
 
 
 def _summary_files(result, collected) -> dict[str, str]:
-    summary = result.output("summary:workspace")
+    summary = _output(result, "summary:workspace")
     return {"summary.md": summary["markdown"].rstrip("\n") + "\n\n" + diagnostics_markdown(collected.diagnostics),
             "summary.json": _dumps({"plans": summary["rows"], "diagnostics": collected.diagnostics})}
 

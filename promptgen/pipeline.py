@@ -73,6 +73,9 @@ def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo], discovery_diags: 
     from promptgen.parse import parse_document
 
     cache = ModelCache()
+    # template name -> text, for the whole build: every plan's prompts read the same few templates, and
+    # the engine drops a template's output whenever no pending prompt reads it (re-read from the store)
+    templates: dict[str, str] = {}
 
     def compute_doc(spec: NodeSpec, ctx) -> Any:
         path = spec.key
@@ -123,8 +126,12 @@ def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo], discovery_diags: 
         model = cache.get(ctx, "model:" + feature, PlanModel)
         status = cache.get(ctx, "status:" + feature, PlanStatus)
         template_id = spec.deps[-1]
-        text = prompts.render_prompt(model, status, ach or None, template=ctx.output_of(template_id))
-        return {"template": template_id.split(":", 1)[1], "text": text}
+        name = template_id.split(":", 1)[1]
+        template = templates.get(name)
+        if template is None:
+            template = templates[name] = ctx.output_of(template_id)
+        text = prompts.render_prompt(model, status, ach or None, template=template)
+        return {"template": name, "text": text}
 
     def compute_template(spec: NodeSpec, ctx) -> Any:
         return prompts.template_text(spec.key)

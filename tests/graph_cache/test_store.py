@@ -288,3 +288,21 @@ def test_quick_check_runs_only_when_the_db_changed_since_our_last_commit(tmp_pat
     assert not store_mod._unchanged_since_commit(str(db))
     Store.open(tmp_path)[0].close()
     assert len(checks) == 1
+
+
+def test_staged_outputs_are_read_without_a_flush_and_written_in_batches(monkeypatch):
+    from graph_cache import store as store_mod
+
+    monkeypatch.setattr(store_mod, "STAGE_BATCH", 3)
+    s = Store.memory()
+    s.commit(outputs={"old": b"1", "kept": b"2"})
+    writes = []
+    s._conn.set_trace_callback(lambda sql: writes.append(sql) if sql.startswith("INSERT") else None)
+    s.stage_output("a", b"10")
+    s.stage_output("old", b"11")
+    assert (s.load_output("old"), s.load_output("kept"), s.load_output("a")) == (b"11", b"2", b"10")
+    assert writes == []  # the staged ones came from memory, the other from the table
+    s.stage_output("b", b"12")  # third staged output: one batch
+    assert len(writes) == 3 and s.load_output("a") == b"10"
+    s.commit()
+    assert [s.load_output(n) for n in ("old", "kept", "a", "b")] == [b"11", b"2", b"10", b"12"]

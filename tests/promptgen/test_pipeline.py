@@ -98,3 +98,22 @@ def test_a_bug_in_one_plan_degrades_to_a_diagnostic(workspace, monkeypatch):
     assert "boom" in errors[0]["message"]
     others = {s["info"]["name"]: s for s in outcome.statuses}
     assert others["ORBIT-SYNC"]["next"] == "2.1" and others["LANTERN-INDEX"]["achievements"] == []
+
+
+def test_cold_build_reads_back_no_status_and_each_template_once(workspace, monkeypatch):
+    """Prompts keep the template texts for the whole build and status.json comes from the answers: a
+    cold build reads back from the store only the outputs it had to drop (next, summary, answers, and
+    a template before its first prompt)."""
+    from collections import Counter
+
+    from graph_cache.store import Store
+
+    loads: Counter[str] = Counter()
+    real = Store.load_output
+    monkeypatch.setattr(Store, "load_output", lambda self, node_id: loads.update([node_id]) or real(self, node_id))
+    outcome = service.build(str(workspace))
+    plans = [n[len("status:"):] for n in outcome.result.decisions if n.startswith("status:")]
+    templates = {n for n in outcome.result.decisions if n.startswith("template:")}
+    assert len(plans) > 1 and templates
+    assert set(loads) <= {f"next:{p}" for p in plans} | templates | {"summary:workspace", "answers:workspace"}
+    assert max(loads.values()) == 1
