@@ -67,6 +67,7 @@ class Pool:
     def __init__(self, executor: Any) -> None:
         self._executor = executor
         self.broken = False
+        self.started = False  # the first submit forks the workers
 
     @classmethod
     def start(cls, rules: Mapping[str, Rule], serialise: Callable[[Any], bytes], workers: int,
@@ -90,20 +91,39 @@ class Pool:
         workers could not be forked: the loop then computes everything itself)."""
         if self.broken:
             return None
+        import gc
+
+        # The first submit forks the workers. Objects alive now are frozen out of the collector first, so
+        # a worker's collections never touch (and copy) the pages it shares with the parent.
+        first = not self.started
+        if first:
+            was_frozen = gc.get_freeze_count()
+            gc.freeze()
         try:
             return self._executor.submit(_run_task, task)
         except Exception:  # BrokenProcessPool, OSError from fork (EAGAIN, ENOMEM)
             self.broken = True
             return None
+        finally:
+            if first:
+                self.started = True
+                if not was_frozen:  # else the caller unfreezes everything when it is done
+                    gc.unfreeze()
 
     def close(self, cancel: bool = False) -> None:
         """Stop the workers: after the pending tasks, or at once (`cancel`, e.g. on Ctrl-C)."""
-        if cancel:
-            for proc in list((getattr(self._executor, "_processes", None) or {}).values()):
-                proc.terminate()  # our own children; rules are pure, nothing is left half-written
-            self._executor.shutdown(wait=True, cancel_futures=True)
-        else:
+        if not cancel:
             self._executor.shutdown(wait=True)
+            return
+        procs = list((getattr(self._executor, "_processes", None) or {}).values())
+        for proc in procs:
+            proc.terminate()  # our own children; rules are pure, nothing is left half-written
+        try:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+        except RuntimeError:  # interrupted while the pool was starting: its thread never ran
+            pass
+        for proc in procs:  # reaped even when the pool's thread never started
+            proc.join(5)
 
 
 def revive(payload: tuple[bytes | None, str, str, str]) -> BaseException:

@@ -33,13 +33,14 @@ class Job(NamedTuple):
 
 class Result(NamedTuple):
     """A worker's answer for one node. `payload`: output bytes if ok, else a packed exception;
-    `dep_fps`: (dep id, output fingerprint) of every dep it read; `spec`: set for generated children."""
+    `dep_fps`: (dep id, output fingerprint) of every dep it read; `spec`: set for a generated child that
+    does not read its generator (else equal generator outputs already imply equal child specs)."""
 
     node_id: str
     ok: bool
     payload: Any
     dep_fps: tuple[tuple[str, str], ...]
-    spec: NodeSpec | None
+    spec: NodeSpec | None = None
 
 
 _rules: dict[str, Rule] = {}
@@ -120,7 +121,7 @@ class _Task:
                     ok = False
         return files if ok else None
 
-    def run(self, spec: NodeSpec, files: dict[str, bytes], child: bool) -> None:
+    def run(self, spec: NodeSpec, files: dict[str, bytes], generator: str | None = None) -> None:
         rule = _rules.get(spec.type)
         if rule is None or not rule.parallel or any(d not in self.outputs for d in spec.deps):
             return  # left to the build loop
@@ -130,10 +131,10 @@ class _Task:
             assert _serialise is not None
             data = bytes(value) if isinstance(value, (bytes, bytearray)) else _serialise(value)
         except Exception as exc:
-            self.results.append(Result(spec.id, False, _pack(exc), dep_fps, spec if child else None))
+            self.results.append(Result(spec.id, False, _pack(exc), dep_fps, self.check(spec, generator)))
             return
         self.outputs[spec.id] = data
-        self.results.append(Result(spec.id, True, data, dep_fps, spec if child else None))
+        self.results.append(Result(spec.id, True, data, dep_fps, self.check(spec, generator)))
         if rule.children is not None:
             try:
                 kids = [k for k in rule.children(spec, json.loads(data)) if isinstance(k, NodeSpec)]
@@ -141,7 +142,11 @@ class _Task:
                 return
             for kid in kids:
                 if not kid.files:
-                    self.run(kid, {}, True)
+                    self.run(kid, {}, spec.id)
+
+    @staticmethod
+    def check(spec: NodeSpec, generator: str | None) -> NodeSpec | None:
+        return spec if generator is not None and generator not in spec.deps else None
 
     def fp(self, node_id: str) -> str:
         fp = self.fps.get(node_id)
@@ -164,7 +169,7 @@ def _run_task(task: Sequence[Job]) -> tuple[list[Result], list[tuple[str, FileRe
             waiting.discard(job.spec.id)
             files = state.probe(job) if job.probe else job.files
             if files is not None:
-                state.run(job.spec, files, False)
+                state.run(job.spec, files)
         if len(later) == len(todo):  # a cycle: left to the loop, which reports it
             break
         todo = later
