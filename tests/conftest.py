@@ -53,3 +53,37 @@ def cli():
 # Derived nodes degrade to an `internal-error` diagnostic on a bug; tests want the bug to raise.
 os.environ.setdefault("PROMPTGEN_STRICT", "1")
 os.environ.setdefault("PROMPTGEN_PARSE_STRICT", "1")
+
+
+@pytest.fixture
+def pool_calls(monkeypatch):
+    """Per worker pool started (graph_cache.parallel.Pool): [nodes submitted, results received]; proves
+    that the parallel path ran."""
+    from graph_cache import parallel
+
+    calls = []
+    real_start, real_submit = parallel.Pool.start, parallel.Pool.submit
+
+    def start(*a, **kw):
+        pool = real_start(*a, **kw)
+        if pool is not None:
+            calls.append([0, 0])
+        return pool
+
+    def submit(self, task):
+        fut = real_submit(self, task)
+        if fut is not None:
+            rec, real_result = calls[-1], fut.result
+            rec[0] += len(task)
+
+            def result(*a, **kw):
+                items = real_result(*a, **kw)
+                rec[1] += len(items[0])
+                return items
+
+            fut.result = result
+        return fut
+
+    monkeypatch.setattr(parallel.Pool, "start", start)
+    monkeypatch.setattr(parallel.Pool, "submit", submit)
+    return calls

@@ -124,37 +124,6 @@ def snapshot(world, result, reads=True):
     }
 
 
-@pytest.fixture
-def pool_calls(monkeypatch):
-    """Per pool started: (nodes submitted, results received) -- proves the parallel path ran."""
-    calls = []
-    real_start, real_submit = parallel.Pool.start, parallel.Pool.submit
-
-    def start(*a, **kw):
-        pool = real_start(*a, **kw)
-        if pool is not None:
-            calls.append([0, 0])
-        return pool
-
-    def submit(self, task):
-        fut = real_submit(self, task)
-        if fut is not None:
-            rec, real_result = calls[-1], fut.result
-            rec[0] += len(task)
-
-            def result(*a, **kw):
-                items = real_result(*a, **kw)
-                rec[1] += len(items[0])
-                return items
-
-            fut.result = result
-        return fut
-
-    monkeypatch.setattr(parallel.Pool, "start", start)
-    monkeypatch.setattr(parallel.Pool, "submit", submit)
-    return calls
-
-
 def edit(world, indices, text="title: edited\n"):
     for i in indices:
         world.fs.write(doc_path(i), text + str(i))

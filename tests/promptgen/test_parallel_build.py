@@ -61,38 +61,8 @@ def snapshot(root: Path) -> dict:
     return snap
 
 
-@pytest.fixture
-def pools(monkeypatch):
-    """Per pool started: nodes whose results came back from the workers."""
-    counts: list[int] = []
-    real_start, real_submit = parallel.Pool.start, parallel.Pool.submit
-
-    def start(*a, **kw):
-        pool = real_start(*a, **kw)
-        if pool is not None:
-            counts.append(0)
-        return pool
-
-    def submit(self, task):
-        fut = real_submit(self, task)
-        if fut is not None:
-            index, real_result = len(counts) - 1, fut.result
-
-            def result(*a, **kw):
-                items = real_result(*a, **kw)
-                counts[index] += len(items[0])
-                return items
-
-            fut.result = result
-        return fut
-
-    monkeypatch.setattr(parallel.Pool, "start", start)
-    monkeypatch.setattr(parallel.Pool, "submit", submit)
-    return counts
-
-
 @pytest.mark.parametrize("source", ["fixture", "generated"])
-def test_worker_pool_build_equals_one_process_build(tmp_path, workspace, pools, source):
+def test_worker_pool_build_equals_one_process_build(tmp_path, workspace, pool_calls, source):
     one, two = tmp_path / "one", tmp_path / "two"
     if source == "fixture":
         shutil.copytree(workspace, one, symlinks=True)
@@ -104,13 +74,13 @@ def test_worker_pool_build_equals_one_process_build(tmp_path, workspace, pools, 
 
     cold = snapshot(two)
     assert cold == snapshot(one)
-    assert len(pools) == 1 and pools[0] > 64  # the pool ran and computed most nodes
-    assert pools[0] >= cold["by_type"]["prompt"]["miss"]  # prompts too, not only documents
+    assert len(pool_calls) == 1 and pool_calls[0][1] > 64  # the pool ran and computed most nodes
+    assert pool_calls[0][1] >= cold["by_type"]["prompt"]["miss"]  # prompts too, not only documents
 
     configure(one, 1, "size_cap_mib = 4\n")  # part of every node's version: everything is outdated
     configure(two, 2, "size_cap_mib = 4\n")
     assert snapshot(two) == snapshot(one)
-    assert len(pools) == 2
+    assert len(pool_calls) == 2
 
     victim = next(p for p in sorted(one.rglob("EXECUTION_TASK_*.md")))
     for root in (one, two):
@@ -119,5 +89,5 @@ def test_worker_pool_build_equals_one_process_build(tmp_path, workspace, pools, 
         os.utime(target, ns=(target.stat().st_mtime_ns + 10**9,) * 2)
     edited = snapshot(two)
     assert edited == snapshot(one)
-    assert len(pools) == 2  # an edit of one document starts no pool
+    assert len(pool_calls) == 2  # an edit of one document starts no pool
     assert sum(c["miss"] + c["cutoff"] for c in edited["by_type"].values()) >= 1
