@@ -1,19 +1,21 @@
 """Parallel prefetch, parent side: which nodes go to the worker pool, when, and taking their results.
 
-*Islands* are the groups of root nodes of `Rule.parallel` rules connected by deps (in promptgen: one
-plan's documents, model and status), in the order of the roots; a worker also computes the file-less
-children of an island's generators (prompts). The pool starts lazily, when the build loop first has to
-compute a node of an island and at least PARALLEL_THRESHOLD island roots look stale (no stored row, an
-old version, or a changed stat): incremental builds of a few edited files never fork.
+*Islands* (islands.py) are the groups of root nodes of `Rule.parallel` rules connected by deps (in
+promptgen: one plan's documents, model and status); a worker also computes the file-less children of an
+island's generators (prompts). The pool starts lazily, when the build loop first has to compute a node
+of an island that was never built (or by another version), and at least PARALLEL_THRESHOLD parallel
+roots are in that case: cold builds, new plans, rule or setting changes. Edits of files already built
+(a few files, or a branch switch) stay in one process; they never fork, nor build islands.
 
-From then on the prefetcher keeps up to WINDOW_PER_WORKER tasks per worker in flight, ahead of the loop:
-an island is verified as the loop would (its file-only roots), and handed over with the bytes that were
-fingerprinted if any of its roots is stale. The loop, which reaches islands in the same order, takes a
-node's result (waiting for its task if needed) only if the dep fingerprints the worker used are this
-build's; otherwise, and for everything the workers did not compute, it computes the node itself. File
-records taken here are kept apart (`build.early`) and moved into the build's records when the loop
-reaches them, so the order in which records fill does not change. Memory stays bounded: only the
-islands of the window are read ahead.
+From then on the prefetcher keeps up to WINDOW_PER_WORKER tasks per worker in flight, ahead of the loop
+(which enters islands in the same order). An island goes to the pool if every file-only root of it is
+stale: roots never built are probed by the worker (it fingerprints their files and sends the records
+back), others are fingerprinted and verified here and shipped with the bytes that were fingerprinted.
+The loop takes a node's result (waiting for its task if needed) only if the dep fingerprints the worker
+used are this build's; otherwise, and for everything the workers did not compute, it computes the node
+itself. File records taken ahead are kept apart (`build.early`) and moved into the build's records when
+the loop reaches them, so the order in which records fill does not change. Memory stays bounded: at most
+LOOKAHEAD_NODES roots are examined ahead of the loop.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from . import parallel
 from .fingerprint import digest_of
 from .model import NodeSpec
 from .islands import early_record, islands
+from .trace_table import VERSION
 from .verify import verify
 from .worker import Job, Result
 
@@ -41,13 +44,11 @@ class Prefetcher:
     """Hands stale islands to a worker pool ahead of the build loop; `take` gives the loop their results."""
 
     def __init__(self, build, roots: Sequence[NodeSpec]) -> None:
-        self.b = build
+        self.b, self.roots = build, roots
         self.enabled = not build.dry_run and build.e.workers >= 2 and build.content is not None
-        self.islands = islands(build, roots) if self.enabled else []
-        self.island_of = {s.id: i for i, group in enumerate(self.islands) for s in group}
+        self.islands: list[list[NodeSpec]] = []  # built when the pool starts
+        self.island_of: dict[str, int] = {}
         self.first_root = [0]  # island -> number of island roots before it
-        for group in self.islands:
-            self.first_root.append(self.first_root[-1] + len(group))
         self.pool: parallel.Pool | None = None
         self.started = False
         self.scan = 0  # next island to verify
@@ -60,9 +61,9 @@ class Prefetcher:
         """The worker's output (or exception) for `spec` if it was computed from this build's inputs."""
         if not self.enabled:
             return None
+        if not self.started and self.b.e.rules[spec.type].parallel:
+            self.start(spec)
         here = self.island_of.get(spec.id)
-        if not self.started and here is not None:
-            self.start(here)
         if self.pool is not None and here is not None:
             self.fill(here)  # submits this island first if the pool has just started
             self.wait(spec.id)
@@ -121,45 +122,53 @@ class Prefetcher:
         self.results.clear()
 
     # -- the pool's side ----------------------------------------------------------------------------------
-    def start(self, here: int) -> None:
-        """Fork the pool if enough island roots from `here` on look stale."""
+    def start(self, spec: NodeSpec) -> None:
+        """At the first parallel node the loop computes: if enough parallel roots look stale, build the
+        islands and fork the pool (with the outputs it shares)."""
         self.started = True
-        b, likely = self.b, 0
-        for group in self.islands[here:]:
-            for spec in group:
-                if self.new_or_outdated(spec) or any(self.stat_changed(p) for p in spec.files):
-                    likely += 1
-            if likely >= PARALLEL_THRESHOLD:
-                break
-        if likely < PARALLEL_THRESHOLD:
+        b = self.b
+        rules = b.e.rules
+        if not self.new_or_outdated(spec) or self.likely_stale() < PARALLEL_THRESHOLD:
+            return  # edits of files already built stay in one process
+        self.islands = islands(b, self.roots)
+        self.island_of = {s.id: i for i, group in enumerate(self.islands) for s in group}
+        for group in self.islands:
+            self.first_root.append(self.first_root[-1] + len(group))
+        if spec.id not in self.island_of:
             return
         shared = {}
         for nid in b.decisions:  # decided deps-free nodes of other rules, e.g. templates
-            spec = b.sched.spec(nid)
-            if spec is not None and not spec.deps and not b.e.rule_for(spec).parallel:
+            done = b.sched.spec(nid)
+            if done is not None and not done.deps and not b.e.rule_for(done).parallel:
                 shared[nid] = b.output_bytes(nid)
                 if len(shared) >= MAX_SHARED:
                     break
         from .engine import canonical_json  # engine imports this module
 
-        self.pool = parallel.Pool.start(b.e.rules, canonical_json, b.e.workers, shared, b.fs)
-        self.scan = here
+        self.pool = parallel.Pool.start(rules, canonical_json, b.e.workers, shared, b.fs)
+        self.scan = self.island_of[spec.id]
+
+    def likely_stale(self) -> int:
+        """Parallel roots not decided yet that were never built (or by another version), counted up to
+        PARALLEL_THRESHOLD: cheap (no stat, no file read, no trace decoded in a full build)."""
+        b, rules, n = self.b, self.b.e.rules, 0
+        for spec in self.roots:
+            rule = rules.get(spec.type)
+            if rule is not None and rule.parallel and spec.id not in b.decisions and self.new_or_outdated(spec):
+                n += 1
+                if n >= PARALLEL_THRESHOLD:
+                    break
+        return n
 
     def new_or_outdated(self, spec: NodeSpec) -> bool:
-        """Stale for sure, without fingerprints: no stored row, or one of another version."""
-        trace = self.b.old_traces.get(spec.id)
-        return trace is None or trace.version != self.b.version_of(spec, self.b.e.rule_for(spec))
-
-    def stat_changed(self, path: str) -> bool:
-        old = self.b.old_files.get(path)
-        if old is None:
-            return True
-        stats = self.b.stats
-        try:
-            stat = stats[path] if path in stats else self.b.fs.stat(path)
-        except OSError:
-            return True
-        return stat is None or tuple(stat) != tuple(old.stat)
+        """Stale for sure, without fingerprints: no stored trace, or one of another version."""
+        b = self.b
+        version = b.version_of(spec, b.e.rule_for(spec))
+        row = b.old_traces.raw(spec.id)  # the undecoded row (a full build has them all at hand)
+        if row is not None:
+            return row[VERSION] != version
+        trace = b.old_traces.get(spec.id)  # decoded already (change-driven builds) or absent
+        return trace is None or trace.version != version
 
     def fill(self, here: int) -> None:
         """Verify islands ahead of the loop and submit the stale ones, up to the window."""

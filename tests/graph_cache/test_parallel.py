@@ -148,11 +148,11 @@ def test_parallel_build_is_identical_to_sequential(pool_calls):
         assert snapshot(par, p_res, reads=False) == snapshot(seq, s_res, reads=False), name
         assert all(n <= seq.fs.reads[p] for p, n in par.fs.reads.items()), name  # nothing read twice
         results[name] = p_res
-    # the pool computed the stale docs of the cold build, the 120 edits and the version bump; workers
-    # fingerprint the files of nodes never built (or of another version), so missing d003 and unreadable
-    # d005 are submitted but left to the loop; lists count too; doc:dep has deps on a non-parallel node
-    assert [tuple(c) for c in pool_calls] == [(N_DOCS + N_LISTS, N_DOCS - 2 + N_LISTS), (N_DOCS // 2,) * 2,
-                                              (N_DOCS, N_DOCS - 2)]
+    # the pool computed the docs of the cold build and of the version bump (never built / built by another
+    # version); the 120 edits of files already built stayed in one process. Workers fingerprint the files
+    # of such nodes, so missing d003 and unreadable d005 are submitted but left to the loop; lists count
+    # too (cold); doc:dep has deps on a non-parallel node
+    assert [tuple(c) for c in pool_calls] == [(N_DOCS + N_LISTS, N_DOCS - 2 + N_LISTS), (N_DOCS, N_DOCS - 2)]
     assert results["version bump"].counts.by_type["doc"][Decision.CUTOFF] == N_DOCS + 1
     assert results["touch"].counts.recomputed == ["doc:005"]  # unreadable: its fingerprint has the mtime
 
@@ -245,17 +245,25 @@ class NoPool:
         raise AssertionError("a process pool was started")
 
 
-def test_few_dirty_nodes_do_not_start_a_pool(monkeypatch):
+def test_few_new_nodes_or_edits_do_not_start_a_pool(monkeypatch):
     w = World(workers=2)
     w.build()
     import concurrent.futures
 
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", NoPool)
-    edit(w, range(10, 10 + prefetch.PARALLEL_THRESHOLD - 1))  # one below the threshold
-    result = w.build()
-    assert result.counts.by_type["doc"][Decision.MISS] == prefetch.PARALLEL_THRESHOLD - 1
+    edit(w, range(10, 200))  # edits of files already built: one process, however many
+    assert w.build().counts.by_type["doc"][Decision.MISS] == 190
+
+    def add_docs(n):
+        for i in range(w.n_docs, w.n_docs + n):
+            w.fs.write(doc_path(i), f"title: new {i}\n")
+        w.n_docs += n
+        w.fs.clock.advance(10)
+
+    add_docs(prefetch.PARALLEL_THRESHOLD - 1)  # never built, one below the threshold
+    assert w.build().counts.by_type["doc"][Decision.MISS] == prefetch.PARALLEL_THRESHOLD - 1
     with pytest.raises(AssertionError, match="pool was started"):  # the patch is effective
-        edit(w, range(10, 10 + prefetch.PARALLEL_THRESHOLD), "title: again\n")
+        add_docs(prefetch.PARALLEL_THRESHOLD)
         w.build()
 
 
