@@ -422,3 +422,30 @@ def test_islands_with_deps_compute_in_workers_in_any_root_order(pool_calls):
     # d003 (missing) / d005 (unreadable) and the pairs and tops above them go to the loop; pair:plain reads
     # plain:x, decided before the pool started, so shared with the workers
     assert submitted == 200 + 100 + 100 + 1 and computed == 198 + 98 * 2 + 1
+
+
+def test_a_child_spec_that_differs_in_the_worker_is_computed_by_the_loop():
+    """Children that do not read their generator send their spec back: a worker's output is used only for
+    the very spec the loop generated (here children() breaks the determinism promise on purpose)."""
+    def gen_children(spec, out):  # the child's params depend on the process: differs in a worker
+        return [NodeSpec(f"kid:{spec.key}", "kid", deps=("doc:000",), params=(("pid", str(os.getpid())),))]
+
+    def kid(spec, ctx):
+        return {"pid": dict(spec.params)["pid"], "computed_in": os.getpid()}
+
+    def fair_children(spec, out):  # reads its generator: equal outputs imply equal specs
+        return [NodeSpec(f"fair:{spec.key}", "kid", deps=(spec.id,), params=(("pid", "0"),))]
+
+    r = rules()
+    r["gen"] = Rule("gen", "1", parse_doc, gen_children, parallel=True)
+    r["fairgen"] = Rule("fairgen", "1", parse_doc, fair_children, parallel=True)
+    r["kid"] = Rule("kid", "1", kid, parallel=True)
+    w = World(workers=2)
+    roots = [NodeSpec(f"doc:{i:03}", "doc", (doc_path(i),)) for i in range(100)]
+    roots += [NodeSpec(f"gen:{i}", "gen", (doc_path(i),), deps=("doc:000",)) for i in range(1, 40)]
+    roots += [NodeSpec(f"fairgen:{i}", "fairgen", (doc_path(i),), deps=("doc:000",)) for i in range(40, 80)]
+    result = Engine(w.fs, w.store, r, "g", w.bus, workers=2).build(roots)
+    kids = [result.output(f"kid:{i}") for i in range(1, 40)]
+    assert all(k["computed_in"] == os.getpid() == int(k["pid"]) for k in kids)
+    fair = [result.output(f"fair:{i}")["computed_in"] for i in range(40, 80)]
+    assert any(pid != os.getpid() for pid in fair)  # taken from the workers
