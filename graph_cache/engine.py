@@ -132,8 +132,9 @@ class _Build:
         self.records: dict[str, FileRecord | None] = {}  # file inputs seen -> record (None = missing)
         # records taken by the prefetch, moved to `records` when the loop reaches them (same order)
         self.early: dict[str, FileRecord | None] = {}
-        self.prefetcher: Prefetcher | None = None  # outputs computed by worker processes (prefetch.py)
         self.content: dict[str, bytes] | None = None if dry_run else {}
+        # outputs computed by worker processes (prefetch.py); `run` gives it the roots of the build
+        self.prefetcher = Prefetcher(self, ())
         self.decisions: dict[str, tuple[str, Reason | None]] = {}
         self.would: set[str] = set()  # dry run: nodes that would be recomputed
         self.phase = dict.fromkeys(PHASES, 0.0)
@@ -142,7 +143,7 @@ class _Build:
     # -- inputs -----------------------------------------------------------------------------------------
     def file_fp(self, path: str) -> str:
         if path not in self.records:
-            if path not in self.early and self.prefetcher is not None:
+            if path not in self.early:
                 self.prefetcher.wait_file(path)  # a worker may be fingerprinting it
             self.records[path] = self.early.pop(path) if path in self.early else self.fingerprint(path)
         return digest_of(self.records[path])
@@ -237,7 +238,7 @@ class _Build:
     def compute(self, spec: NodeSpec, rule: Rule) -> tuple[bytes, tuple[NodeSpec, ...]]:
         """Run the rule; returns (canonical output bytes, children). Rule failures -> ComputeError."""
         children: tuple[NodeSpec, ...] = ()
-        pre = self.prefetcher.take(spec) if self.prefetcher is not None else None
+        pre = self.prefetcher.take(spec)
         try:
             if isinstance(pre, BaseException):  # the rule failed in a worker
                 raise pre
@@ -315,8 +316,7 @@ class _Build:
         for child in children:
             self.add(child, spec.id)
         self.sched.done(spec.id)
-        if self.prefetcher is not None:
-            self.prefetcher.discard(spec.id)
+        self.prefetcher.discard(spec.id)
         self.release(spec)
         if not self.dry_run or spec.id in self.old_traces:  # a dry run reaches stored traces only
             self.reached[spec.id] = None
@@ -364,8 +364,7 @@ class _Build:
                         raise
                     planned.revisit(e.node_id, spec.id)
             self.sched.check_finished()
-            if self.prefetcher is not None:
-                self.prefetcher.close()
+            self.prefetcher.close()
             if planned is None:
                 files: Mapping[str, FileRecord] = {p: r for p, r in self.records.items() if r is not None}
             else:
@@ -374,8 +373,7 @@ class _Build:
             if not self.dry_run:
                 self.commit(planned, files, roots_key)
         except BaseException:
-            if self.prefetcher is not None:
-                self.prefetcher.close(cancel=True)
+            self.prefetcher.close(cancel=True)
             if not self.dry_run:
                 self.store.abort()  # staged outputs go with the failed build: all or nothing
             raise

@@ -5,25 +5,14 @@ documents, model and status). Islands are listed in the order in which the build
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
-from .fingerprint import FileRecord
-from .model import NodeSpec
-
-
-def early_record(build, path: str) -> FileRecord | None:
-    """A file's record for the prefetch, without changing the order in which `records` fills."""
-    if path in build.records:
-        return build.records[path]
-    if path not in build.early:
-        build.early[path] = build.fingerprint(path)
-    return build.early[path]
+from .model import NodeSpec, Rule
 
 
-def islands(build, roots: Sequence[NodeSpec]) -> list[list[NodeSpec]]:
+def islands(rules: Mapping[str, Rule], roots: Sequence[NodeSpec]) -> list[list[NodeSpec]]:
     """Roots of parallel rules grouped by deps among them (union-find), each in root order; islands in the
     order in which the loop reaches them (the scheduler issues ready nodes in root order)."""
-    rules = build.e.rules
     specs = {}
     for spec in roots:
         rule = rules.get(spec.type)

@@ -23,9 +23,9 @@ import time
 from typing import Any, Sequence
 
 from . import parallel
-from .fingerprint import digest_of
+from .fingerprint import FileRecord, digest_of
 from .model import NodeSpec
-from .islands import early_record, islands
+from .islands import islands
 from .trace_table import VERSION
 from .verify import verify
 from .worker import Job, Result
@@ -130,7 +130,7 @@ class Prefetcher:
         rules = b.e.rules
         if not self.new_or_outdated(spec) or self.likely_stale() < PARALLEL_THRESHOLD:
             return  # edits of files already built stay in one process
-        self.islands = islands(b, self.roots)
+        self.islands = islands(rules, self.roots)
         self.island_of = {s.id: i for i, group in enumerate(self.islands) for s in group}
         for group in self.islands:
             self.first_root.append(self.first_root[-1] + len(group))
@@ -216,11 +216,11 @@ class Prefetcher:
                     continue  # another task fingerprints it
                 job = self.probe_job(spec)
             if job is None:
-                records = [early_record(b, p) for p in spec.files]
+                records = [self.record(p) for p in spec.files]
                 if any(r is None or r.digest.startswith("unreadable:") for r in records):
                     continue
                 if not spec.deps and not sure:
-                    inputs = b.inputs_of(spec, lambda p: digest_of(early_record(b, p)))
+                    inputs = b.inputs_of(spec, lambda p: digest_of(self.record(p)))
                     version = b.version_of(spec, b.e.rule_for(spec))
                     if verify(spec, b.old_traces.get(spec.id), version, inputs) is None:
                         return []  # a hit: its dependents need its stored output, the loop has it
@@ -231,6 +231,16 @@ class Prefetcher:
             sources += not spec.deps
             jobs.append(job)
         return jobs if sources else []
+
+    def record(self, path: str) -> FileRecord | None:
+        """A file's record fingerprinted ahead of the loop, kept apart (`build.early`) so that the order
+        in which the build's `records` fill does not change."""
+        b = self.b
+        if path in b.records:
+            return b.records[path]
+        if path not in b.early:
+            b.early[path] = b.fingerprint(path)
+        return b.early[path]
 
     def probe_job(self, spec: NodeSpec) -> Job | None:
         """A job whose files the worker fingerprints; None if one of them is already known here."""
