@@ -17,6 +17,7 @@ import marshal
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from .errors import CycleError
+from .file_table import POINT_READS
 from .fingerprint import digest_of, hash_bytes
 from .graph_index import GraphIndex
 from .spec_rows import SpecRows, rows_digest
@@ -24,6 +25,7 @@ from .model import NodeSpec, Rule
 from .trace_table import OUTPUT_FP
 
 ROOTS_KEY, VERSIONS_KEY = "roots_digest", "versions_digest"  # store meta keys written at each commit
+SNAPSHOT_KEY = "files_snapshot"  # store meta: a new random id at each commit (FileChanges.snapshot)
 
 
 def roots_digest(roots: Sequence[NodeSpec]) -> str:
@@ -253,19 +255,34 @@ def plan(build: Any, roots: Sequence[NodeSpec], roots_key: str) -> DirtySchedule
         return None
     build.fps = StoredFps(lambda nid: stored_fp(build, nid), build.old_traces.prefetch)
     sched = DirtyScheduler(index, lambda nid: build.fps.get(nid) != stored_fp(build, nid))
-    for path in changed_files(build, index.paths):
+    for path in changed_files(build, files_to_check(build, index)):
         for nid in index.readers(path):
             sched.queue(nid)
     return sched
 
 
-def changed_files(build: Any, paths: Iterable[str]) -> list[str]:
+def files_to_check(build: Any, index: GraphIndex) -> Sequence[str]:
+    """The graph's files whose content may have changed: all of them, or, when the caller's
+    `FileChanges` was made against the store's current snapshot, the ones it names plus the ones
+    outside the caller's stats (it cannot vouch for those). Sets `build.changes_used`."""
+    changes = build.changes
+    if changes is None or changes.snapshot != build.store.meta(SNAPSHOT_KEY):
+        return index.paths
+    build.changes_used = True
+    stats, named = build.stats, changes.paths
+    unseen = [p for p in index.paths if p not in stats and p not in named]
+    return sorted(p for p in named if index.readers(p)) + unseen
+
+
+def changed_files(build: Any, paths: Sequence[str]) -> list[str]:
     """The files whose content digest changed since the last build. Compares stats with the stored
-    rows; hashes only the files whose stat moved (appeared, vanished or unreadable: moved)."""
-    rows, stats, fs = build.old_files.rows(), build.stats, build.fs
+    rows; hashes only the files whose stat moved (appeared, vanished or unreadable: moved). Reads the
+    rows one by one for a few paths, all at once for many."""
+    old, stats, fs = build.old_files, build.stats, build.fs
+    row_of = old.raw if len(paths) < POINT_READS else old.rows().get
     out = []
     for path in paths:
-        row = rows.get(path)
+        row = row_of(path)
         if path in stats:
             stat = stats[path]
         else:

@@ -13,6 +13,7 @@ changed files. Islands of stale `parallel` nodes may be computed in worker proce
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any, Callable, Mapping, Sequence
 
@@ -21,8 +22,8 @@ from .events import (BuildFinished, BuildStarted, CountingSink, EventBus, NodeDe
                      StateWarning)
 from .fingerprint import FileRecord, digest_of, fingerprint_file, hash_bytes
 from .fs import FileSystem, StatSig
-from .model import (Decision, NodeSpec, Reason, ReasonCode, Rule, Trace, file_input, param_input,
-                    node_input)
+from .model import (Decision, FileChanges, NodeSpec, Reason, ReasonCode, Rule, Trace, file_input,
+                    param_input, node_input)
 from . import dirty, graph_index, parallel
 from .dirty_finish import count_unvisited, file_changes, graph_files
 from .prefetch import Prefetcher
@@ -66,18 +67,22 @@ class Engine:
         return rule
 
     def build(self, roots: Sequence[NodeSpec], *, stats: Mapping[str, StatSig | None] | None = None,
-              dry_run: bool = False, change_driven: bool = True) -> BuildResult:
+              dry_run: bool = False, change_driven: bool = True, changes: FileChanges | None = None) -> BuildResult:
         """Bring every node reachable from `roots` (deps must be roots or generated children) up to date.
 
         `stats` may map paths to stats the caller already has (None = known missing). dry_run decides
         without computing or writing. With `change_driven` (default) and the same roots and versions as
         the last build, only the dirty closure of the changed files is visited (dirty.py); the result is
-        the same as a full build's. Raises ComputeError, CycleError, SpecConflictError, StateDirError.
+        the same as a full build's. `changes` (see FileChanges) spares that build the comparison of
+        every file with its stored record. Raises ComputeError, CycleError, SpecConflictError,
+        StateDirError.
         """
         counter = CountingSink()
         unsubscribe = self.bus.subscribe(counter)
         try:
-            return _Build(self, stats or {}, dry_run, counter).run(roots, change_driven)
+            build = _Build(self, stats or {}, dry_run, counter)
+            build.changes = changes
+            return build.run(roots, change_driven)
         finally:
             unsubscribe()
 
@@ -128,6 +133,9 @@ class _Build:
         self.damaged: list[str] = []  # nodes whose stored trace/output was unreadable or garbled
         self.finished = False
         self.mode = "full"  # or "changes" (dirty.py)
+        self.changes: FileChanges | None = None  # the caller's hint (dirty.files_to_check)
+        self.changes_used = False
+        self.snapshot: str | None = None  # id of the file records this build commits
         self.graph_digest: str | None = None  # graph_index.shape_of the committed graph (None: dry run)
         self.records: dict[str, FileRecord | None] = {}  # file inputs seen -> record (None = missing)
         # records taken by the prefetch, moved to `records` when the loop reaches them (same order)
@@ -349,6 +357,7 @@ class _Build:
             planned = dirty.plan(self, roots, roots_key) if change_driven and roots_key else None
             if planned is None:
                 self.old_traces.load_all()  # a full build reads every row: one bulk SELECT
+                self.old_files.rows()  # and every file row
                 for spec in roots:
                     self.add(spec)
                 self.prefetcher = Prefetcher(self, roots)
@@ -391,6 +400,8 @@ class _Build:
         result.fingerprints = self.fps
         result.bytes_loader = self.output_bytes
         result.graph_digest = self.graph_digest
+        result.files_snapshot, result.changes_used = self.snapshot, self.changes_used
+        result.fingerprinted = self.records
         return result
 
     def commit(self, planned: dirty.DirtyScheduler | None, files: Mapping[str, FileRecord],
@@ -412,10 +423,13 @@ class _Build:
             specs = self.sched.specs()
             self.graph_digest = graph_index.shape_of(specs)
             graph = graph_index.encode(roots_key, versions, specs, self.graph_digest)
+        snapshot = f"{self.run_id}.{os.urandom(8).hex()}"
         self.store.commit(files=write_files, traces=self.written, outputs=self.new_outputs,
                           removed_nodes=removed, removed_files=removed_files, run_id=self.run_id,
-                          meta={dirty.ROOTS_KEY: roots_key, dirty.VERSIONS_KEY: versions},
+                          meta={dirty.ROOTS_KEY: roots_key, dirty.VERSIONS_KEY: versions,
+                                dirty.SNAPSHOT_KEY: snapshot},
                           graph=graph, keep_graph=keep)
+        self.snapshot = snapshot
         self.phase["persist"] += time.perf_counter() - t
 
     def damage_warning(self) -> str | None:

@@ -270,8 +270,9 @@ def quick_check(fs, manifest: "Manifest | None", current: dict, global_key: str,
 
     Unchanged iff same global key, same path set, and every file has an equal stat or, when its stat
     changed, an equal xxh3 digest (then it is reported in `touched`). The common case costs one byte
-    comparison (`Manifest.same_stats`); otherwise one dict comparison, then a loop over the files. With
-    stop_early the check returns at the first real change (changed then holds just that path, or the
+    comparison (`Manifest.same_stats`); otherwise one dict comparison, then a loop over the files. Without
+    stop_early, `changed` is complete (every added, removed or modified path: what `FileChanges` needs);
+    with it the check returns at the first real change (changed then holds just that path, or the
     path-set difference). Raises Damaged when the records must be decoded and cannot be.
     """
     if manifest is None or manifest.global_key != global_key:
@@ -279,16 +280,16 @@ def quick_check(fs, manifest: "Manifest | None", current: dict, global_key: str,
     if manifest.same_stats(current):
         return QuickResult(True, {}, set())
     stats = manifest.stats
-    if stats.keys() != current.keys():
-        return QuickResult(False, {}, set(stats.keys() ^ current.keys()))
-    if stats == current:  # same records in another order (a folder listed differently)
+    changed: set = set(stats.keys() ^ current.keys())  # added or removed
+    if changed and stop_early:
+        return QuickResult(False, {}, changed)
+    if not changed and stats == current:  # same records in another order (a folder listed differently)
         return QuickResult(True, {}, set())
     digests = manifest.digests
     touched: dict = {}
-    changed: set = set()
     for path, st in current.items():
-        m = stats[path]
-        if st is not None and st[0] == m[0] and st[1] == m[1] and st[2] == m[2]:
+        m = stats.get(path)
+        if m is None or st is not None and st[0] == m[0] and st[1] == m[1] and st[2] == m[2]:
             continue
         from .fingerprint import FileRecord, fingerprint_file  # slow path only
         from .fs import StatSig

@@ -165,6 +165,21 @@ class BuildCounts:
 RuleSet = Mapping[str, Rule]
 
 
+@dataclass(frozen=True)
+class FileChanges:
+    """What a caller knows changed since a committed build, so that the engine need not compare every
+    file's stat with its stored record (`Engine.build(changes=...)`).
+
+    `snapshot` is the `BuildResult.files_snapshot` of the build the caller compared against; `paths` are
+    the files whose content may differ from that build's records (added, removed, modified). The engine
+    takes every other path of the build's `stats` as unchanged, but only if `snapshot` is still the
+    store's (no other build committed since); otherwise it ignores the hint and checks every file.
+    """
+
+    snapshot: str
+    paths: frozenset
+
+
 def last_decision(trace: Trace, last_run_id: int) -> tuple[str, Reason | None]:
     """Decision of a node in run `last_run_id` (the latest committed build): traces are rewritten only
     when a node is recomputed, so a trace from an older run means the node was a hit in that build."""

@@ -22,7 +22,7 @@ from .file_table import FileTable
 from .fingerprint import FileRecord
 from .model import Trace
 from .store_db import (CHECKED_SUFFIX, DB_NAME, MAGIC, SCHEMA_VERSION, connect,  # noqa: F401
-                       create_atomically, decode_trace, encode_trace, file_rows, init_schema,
+                       create_atomically, decode_trace, encode_trace, file_row, file_rows, init_schema,
                        sweep_stale_temp_files, trace_row, trace_rows, trace_rows_of)
 from .trace_table import TraceTable
 
@@ -139,7 +139,8 @@ class Store:
                 files = FileTable(file_rows(conn))
                 traces = TraceTable(trace_rows(conn))
             else:  # under our lock, as we left it: rows are read when (and if) the build needs them
-                files = FileTable(fetch_all=lambda: file_rows(conn, path))
+                files = FileTable(fetch_all=lambda: file_rows(conn, path),
+                                  fetch_one=lambda file_path: file_row(conn, file_path))
                 traces = TraceTable(fetch=lambda node_id: trace_row(conn, node_id),
                                     fetch_all=lambda: trace_rows(conn, path),
                                     fetch_many=lambda node_ids: trace_rows_of(conn, node_ids))

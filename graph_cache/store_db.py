@@ -77,6 +77,16 @@ def file_rows(conn: sqlite3.Connection, path: str = "") -> dict[str, tuple]:
             "SELECT path, mtime_ns, size, ino, digest FROM files")}
 
 
+def file_row(conn: sqlite3.Connection, path: str) -> tuple | None:
+    """One file row (mtime_ns, size, ino, digest); a row SQLite cannot read comes back unequal to any
+    real record (the file is hashed again and its readers recomputed)."""
+    try:
+        row = conn.execute("SELECT mtime_ns, size, ino, digest FROM files WHERE path = ?", (path,)).fetchone()
+    except sqlite3.DatabaseError:
+        return (None, None, None, None)
+    return None if row is None else tuple(row)
+
+
 def trace_rows(conn: sqlite3.Connection, path: str = "") -> dict[str, tuple]:
     """Every trace row, undecoded (trace_table.py): a hit is proven from the raw inputs blob."""
     with _BulkRead(path):

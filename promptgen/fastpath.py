@@ -125,6 +125,10 @@ def _serve_from(opts: dict, started: float, root: str, state_dir: str, path: str
         current = scan(workspace, remember=True)
         result = quick_check(_LazyFs(workspace), manifest, current, manifest.global_key)
         if not result.unchanged:
+            from promptgen import handoff  # the full build takes it over (no second comparison)
+
+            handoff.remember(workspace, handoff.Handoff(current, payload.get("files_snapshot"), result.changed,
+                                                        result.touched, manifest.digests))
             return None
         answer = _answer(opts, manifest, payload, time.perf_counter() - started)
     except Damaged:  # a section of the file is not what its header says

@@ -27,10 +27,11 @@ class Phases:
 
 
 def _engine_parts(cfg: Config, phases: Phases):
-    """Filesystem, discovery, root specs, rules, and a function saving the discovery for the next
-    build (None if it came from `discovery_cache`, i.e. the scanned paths did not change)."""
+    """Filesystem, discovery, root specs, rules, a function saving the discovery for the next build
+    (None if it came from `discovery_cache`, i.e. the scanned paths did not change), and the fast
+    path's `Handoff` for this walk (None if there is none)."""
     from graph_cache.fs import RealFileSystem
-    from promptgen import discovery_cache, graphspec, pipeline
+    from promptgen import discovery_cache, graphspec, handoff, pipeline
     from promptgen.discover import discover_paths, walk
     from promptgen.fastpath import global_key
 
@@ -49,7 +50,7 @@ def _engine_parts(cfg: Config, phases: Phases):
         save = lambda: discovery_cache.save(cfg.state_dir, key, disc, spec)  # noqa: E731
     spec.stats = dict(w.files)
     rules = pipeline.make_rules(cfg.size_cap, spec.plan_infos, spec.discovery_diags)
-    return fs, disc, spec, rules, save
+    return fs, disc, spec, rules, save, handoff.take(fs.root, w.files)
 
 
 class _QuietGC:
@@ -94,7 +95,7 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
             store, warning = Store.open(cfg.state_dir)
             phases.lap("load-state")
             try:
-                fs, disc, spec, rules, save_discovery = _engine_parts(cfg, phases)
+                fs, disc, spec, rules, save_discovery, seen = _engine_parts(cfg, phases)
                 bus = EventBus()
                 counter = CountingSink()
                 bus.subscribe(counter)
@@ -107,7 +108,7 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
                 metrics_sink = MetricsSink()
                 bus.subscribe(metrics_sink)
                 engine = Engine(fs, store, rules, pipeline.global_version(cfg.engine_key()), bus, workers=cfg.jobs)
-                result = engine.build(spec.specs, stats=spec.stats)
+                result = engine.build(spec.specs, stats=spec.stats, changes=_changes(seen))
                 phases.lap("engine")
                 collected = Collected(result, spec.plan_infos)
                 phases.lap("collect")
@@ -126,7 +127,8 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
                                        result=result, profile=profile, metrics=metrics_sink,
                                        artifacts_changed=changed)
                 try:
-                    save_manifest(cfg, spec, collected, outcome, artifact_stats if out_dir is None else None)
+                    save_manifest(cfg, spec, collected, outcome, artifact_stats if out_dir is None else None,
+                                  seen if result.changes_used else None)
                     if save_discovery is not None:
                         save_discovery()
                     phases.lap("save-manifest")
@@ -162,7 +164,7 @@ def dry_run(cfg: Config, started: float):
     phases = Phases()
     store, warning = Store.open(cfg.state_dir, read_only=True)
     try:
-        fs, disc, spec, rules, _ = _engine_parts(cfg, phases)  # a dry run writes nothing
+        fs, disc, spec, rules, _, _ = _engine_parts(cfg, phases)  # a dry run writes nothing
         bus = EventBus()
         counter = CountingSink()
         bus.subscribe(counter)
@@ -186,37 +188,57 @@ def sort(diags: list[dict]) -> list[dict]:
     return sort_diags(diags)
 
 
-def save_manifest(cfg: Config, spec, collected: Collected, outcome, artifact_stats: dict | None) -> None:
+def _changes(seen):
+    """The engine's `FileChanges` from the fast path's handoff (None without one, or without a snapshot)."""
+    if seen is None or not seen.snapshot:
+        return None
+    from graph_cache.model import FileChanges
+
+    return FileChanges(seen.snapshot, seen.changed)
+
+
+def save_manifest(cfg: Config, spec, collected: Collected, outcome, artifact_stats: dict | None,
+                  base=None) -> None:
     """Write the no-op fast path's manifest: file stats + digests, counts per type, printable answers,
-    and the stats of the default artifacts (None after `--out`: the next plain build rewrites them)."""
+    the stats of the default artifacts (None after `--out`: the next plain build rewrites them) and
+    the build's files snapshot (when every record agrees with the engine's: the next build may then
+    tell the engine which files changed). `base` is the fast path's `Handoff` when the engine trusted
+    it: the records then start from the old manifest's."""
     from graph_cache.manifest import Manifest
     from promptgen import fastpath
 
     counts_by_type: dict[str, int] = {}
     for node_type, c in outcome.counts.by_type.items():
         counts_by_type[node_type] = sum(c.values())
+    stats, digests, agree = manifest_files(cfg, spec, outcome.result, base)
     # Printable answers are stored as UTF-8 bytes, as the answers node made them; they go to sections of
     # the manifest that only status/check read.
     payload = {"global_key": fastpath.global_key(cfg.root), "workspace": cfg.workspace,
-               **collected.answers.payload(), "artifacts": artifact_stats}
+               **collected.answers.payload(), "artifacts": artifact_stats,
+               "files_snapshot": outcome.result.files_snapshot if agree else None}
     small, answers = fastpath.split_answers(payload)
-    stats, digests = manifest_files(cfg, spec, outcome.result)
     manifest = Manifest(MANIFEST_KEY, stats, digests, marshal.dumps(small), counts_by_type, answers)
     manifest.save(os.path.join(cfg.state_dir, MANIFEST))
 
 
-def manifest_files(cfg: Config, spec, result) -> tuple[dict, dict]:
-    """({path: (mtime_ns, size, ino)}, {path: digest}) of every scanned candidate file, node input or
-    not. The stats keep the order of the walk (`spec.stats`), so that the no-op path's comparison with
-    its own walk is one byte comparison (graph_cache/manifest.py)."""
+def manifest_files(cfg: Config, spec, result, base=None) -> tuple[dict, dict, bool]:
+    """({path: (mtime_ns, size, ino)}, {path: digest}, agree) of every scanned candidate file, node
+    input or not. The stats keep the order of the walk (`spec.stats`), so that the no-op path's
+    comparison with its own walk is one byte comparison (graph_cache/manifest.py). A file whose stat
+    moved since the engine's record is hashed again; `agree` is False if its content moved too (the
+    manifest then cannot vouch for the engine's records). With `base` (a trusted `Handoff`) only the
+    files it names and the ones the engine fingerprinted are looked at; the others keep the old
+    manifest's records, which equal their walk stats."""
     from graph_cache.fingerprint import fingerprint_file
     from graph_cache.fs import RealFileSystem
 
     known = result.files
     row_of = getattr(known, "row", None)  # stored rows as they are: no FileRecord per file
     fs = None
-    stats, digests = {}, {}
-    for path, st in spec.stats.items():
+    agree = True
+
+    def record(path: str, st) -> tuple | None:
+        nonlocal fs, agree
         if row_of is not None:
             row = row_of(path)
         else:
@@ -225,8 +247,30 @@ def manifest_files(cfg: Config, spec, result) -> tuple[dict, dict]:
         if row is None or (st is not None and row[:3] != tuple(st)):
             fs = fs or RealFileSystem(cfg.workspace_dir)
             rec, _ = fingerprint_file(fs, path, None, st)
-            row = None if rec is None else (rec.stat.mtime_ns, rec.stat.size, rec.stat.ino, rec.digest)
-        if row is not None:
-            stats[path] = row[:3]
-            digests[path] = row[3]
-    return stats, digests
+            new = None if rec is None else (rec.stat.mtime_ns, rec.stat.size, rec.stat.ino, rec.digest)
+            if row is not None and (new is None or new[3] != row[3]):
+                agree = False
+            row = new
+        return row
+
+    stats, digests = {}, {}
+    if base is None:
+        for path, st in spec.stats.items():
+            row = record(path, st)
+            if row is not None:
+                stats[path] = row[:3]
+                digests[path] = row[3]
+        return stats, digests, agree
+    fingerprinted, touched, old = result.fingerprinted, base.touched, base.digests
+    look = base.changed | touched.keys() | fingerprinted.keys()
+    for path, st in spec.stats.items():
+        if path in look or path not in old:
+            rec = touched.get(path) if path not in fingerprinted else None
+            row = record(path, st) if rec is None else (*rec.stat, rec.digest)
+            if row is not None:
+                stats[path] = row[:3]
+                digests[path] = row[3]
+        else:
+            stats[path] = st
+            digests[path] = old[path]
+    return stats, digests, agree

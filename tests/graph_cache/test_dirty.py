@@ -7,7 +7,7 @@ from graph_cache.engine import Engine
 from graph_cache.errors import CycleError
 from graph_cache.events import EventBus, NodeDecided, NodesHit, RecordingSink
 from graph_cache.fs_memory import MemoryFileSystem
-from graph_cache.model import Decision, NodeSpec, ReasonCode, Rule
+from graph_cache.model import Decision, FileChanges, NodeSpec, ReasonCode, Rule
 from graph_cache.store import Store
 
 N = 40
@@ -208,3 +208,59 @@ def test_without_a_valid_graph_index_the_build_is_full(tmp_path):
     fs.clock.advance(10)
     assert build(fs, store)[0].mode == "changes"
     store.close()
+
+
+# -- FileChanges: the caller names the changed files -------------------------------------------------------
+def stats_of(fs, paths=None):
+    return {p: fs.stat(p) for p in (paths if paths is not None else [f"d{i}.md" for i in range(N)] + ["words.txt"])}
+
+
+def test_file_changes_replace_the_comparison_of_every_file(tmp_path):
+    fs = world()
+    store = _on_disk(tmp_path, fs)
+    store.close()
+    store, _ = Store.open(tmp_path)
+    last = store.meta("files_snapshot")
+    assert last
+    fs.write("d7.md", "doc seven!")
+    fs.write("d8.md", "doc EIGHT")  # changed too, but the caller does not say so: it is trusted
+    fs.clock.advance(10)
+    result, rec = build(fs, store, stats=stats_of(fs), changes=FileChanges(last, frozenset({"d7.md"})))
+    assert result.mode == "changes" and result.changes_used
+    assert [e.node_id for e in rec.of_type(NodeDecided)] == ["doc:7", "total:all"]
+    assert store._files._fetch_all is not None  # the file rows were read one by one, not in bulk
+    assert set(result.fingerprinted) == {"d7.md"}
+    assert result.files_snapshot not in (None, last) and store.meta("files_snapshot") == result.files_snapshot
+    store.close()
+
+
+def test_file_changes_made_against_another_snapshot_are_ignored():
+    fs, store = world(), Store.memory()
+    first, _ = build(fs, store)
+    build(fs, store)  # another build committed since: a new snapshot
+    fs.write("d7.md", "doc seven!")
+    fs.write("d8.md", "doc EIGHT")
+    fs.clock.advance(10)
+    result, rec = build(fs, store, stats=stats_of(fs), changes=FileChanges(first.files_snapshot, frozenset({"d7.md"})))
+    assert not result.changes_used
+    assert [e.node_id for e in rec.of_type(NodeDecided)] == ["doc:7", "doc:8", "total:all"]
+
+
+def test_files_outside_the_callers_stats_are_still_compared():
+    fs, store = world(), Store.memory()
+    first, _ = build(fs, store)
+    fs.write("words.txt", "alpha gamma")
+    fs.clock.advance(10)
+    docs = stats_of(fs, [f"d{i}.md" for i in range(N)])  # the caller saw only the documents
+    result, _ = build(fs, store, stats=docs, changes=FileChanges(first.files_snapshot, frozenset()))
+    assert result.changes_used and "kid:gamma" in result.decisions and "kid:beta" not in result.decisions
+    full, _ = build(fs, Store.memory())
+    assert {n: full.output(n) for n in full.decisions} == {n: result.output(n) for n in result.decisions}
+
+
+def test_a_new_snapshot_at_every_commit_and_none_for_a_dry_run():
+    fs, store = world(), Store.memory()
+    ids = [build(fs, store)[0].files_snapshot for _ in range(3)]
+    assert len(set(ids)) == 3 and all(ids)
+    assert build(fs, store, dry_run=True)[0].files_snapshot is None
+    assert store.meta("files_snapshot") == ids[-1]

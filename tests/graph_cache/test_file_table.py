@@ -26,3 +26,21 @@ def test_rows_load_once_on_first_use_and_records_are_built_on_access():
     copy.update({"a.md": FileRecord(StatSig(7, 8, 9), "d4")})
     copy.pop("b.md")
     assert copy["a.md"].digest == "d4" and sorted(copy) == ["a.md"]
+
+
+def test_single_rows_until_many_are_asked_then_all_at_once(monkeypatch):
+    import graph_cache.file_table as ft
+
+    monkeypatch.setattr(ft, "POINT_READS", 3)
+    rows = {f"{i}.md": (i, 1, 1, f"d{i}") for i in range(10)}
+    one, bulk = [], []
+    table = FileTable(fetch_all=lambda: bulk.append(1) or dict(rows),
+                      fetch_one=lambda p: one.append(p) or rows.get(p))
+    assert table.raw("1.md") == rows["1.md"] and table.get("nope.md") is None
+    assert table["2.md"] == FileRecord(StatSig(2, 1, 1), "d2") and table.raw("1.md") == rows["1.md"]
+    assert one == ["1.md", "nope.md", "2.md"] and bulk == []  # each row read once
+    table.update({"2.md": FileRecord(StatSig(7, 7, 7), "d7")})  # committed: read again when asked
+    rows["2.md"] = (7, 7, 7, "d7")
+    assert table["2.md"].digest == "d7" and bulk == []
+    assert table.raw("5.md") == rows["5.md"] and bulk == [1]  # past POINT_READS: the bulk read
+    assert len(table) == 10 and one == ["1.md", "nope.md", "2.md", "2.md"]

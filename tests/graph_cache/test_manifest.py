@@ -164,10 +164,21 @@ def test_content_change_and_path_set_changes():
     fs.clock.advance(10)
     assert quick_check(fs, m, stats(fs), "key1") == QuickResult(False, {}, {"a.md"})
     fs.write("c.md", "new")
-    assert quick_check(fs, m, stats(fs, "a.md", "b.md", "c.md"), "key1") == QuickResult(False, {}, {"c.md"})
-    assert quick_check(fs, m, stats(fs, "a.md"), "key1").changed == {"b.md"}
+    # the changed set is complete: the added file and the modified one (what FileChanges needs)...
+    assert quick_check(fs, m, stats(fs, "a.md", "b.md", "c.md"), "key1") == QuickResult(False, {}, {"a.md", "c.md"})
+    assert quick_check(fs, m, stats(fs, "a.md"), "key1").changed == {"a.md", "b.md"}
+    # ...unless the caller only wants to know whether anything changed
+    assert quick_check(fs, m, stats(fs, "a.md", "b.md", "c.md"), "key1", stop_early=True).changed == {"c.md"}
     assert not quick_check(fs, m, stats(fs), "key2").unchanged
     assert not quick_check(fs, None, stats(fs), "key1").unchanged
+
+
+def test_touched_files_are_reported_when_the_path_set_changed_too():
+    fs, m = setup()
+    fs.touch("a.md")
+    fs.clock.advance(10)
+    r = quick_check(fs, m, stats(fs, "a.md"), "key1")
+    assert not r.unchanged and r.changed == {"b.md"} and set(r.touched) == {"a.md"}
 
 
 def test_deleted_file_passed_as_none_is_a_change():

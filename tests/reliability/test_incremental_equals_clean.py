@@ -8,8 +8,9 @@ tell), added / deleted / renamed documents (also renamed to another code, featur
 mtime changes, a new
 `size_cap_mib` in `.promptgen/config.toml`, and edits of a prompt template (in a private copy of the
 templates folder: `promptgen.prompts.TEMPLATES_DIR` is pointed at it, in-process only). After every step
-it runs an incremental build (`promptgen.service.build`, the full path: the no-op fast path lives only in
-`promptgen.entry`) and a clean build of a copy of the workspace that has no `.promptgen/` state, and
+it runs the no-op fast path and an incremental build (`promptgen.fastpath.try_run`, then
+`promptgen.service.build`, as the console script does: the build takes over the fast path's comparison
+of the files when it falls through) and a clean build of a copy of the workspace that has no `.promptgen/` state, and
 compares: the `status --json` document, the diagnostics, `ready` and `check`, every prompt (`next` of
 each plan and of each achievement) and the bytes of every artifact file. It also checks the counting
 invariants (every node counted once, touch-only / no-op steps recompute nothing, a clean build is all
@@ -27,7 +28,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
-from promptgen import prompts, service
+from promptgen import fastpath, prompts, service
 from promptgen.results_view import Results
 
 try:
@@ -61,8 +62,12 @@ def _close(outcome) -> None:
         store.close()
 
 
-def snapshot(root: str) -> dict:
-    """Build `root` incrementally (in-process, full path) and collect every answer and the counts."""
+def snapshot(root: str, fast_path_first: bool = False) -> dict:
+    """Build `root` incrementally (in-process, full path) and collect every answer and the counts. With
+    `fast_path_first`, the no-op fast path runs first, as in the console script: when it falls through,
+    the build takes over its comparison of the files (`promptgen.handoff`)."""
+    if fast_path_first:
+        fastpath.try_run(["build", "--root", root])
     outcome = service.build(root)
     try:
         res = Results(outcome)
@@ -224,7 +229,7 @@ class IncrementalEqualsClean(RuleBasedStateMachine):
 
     # -- the check after every step -------------------------------------------------------------------
     def build_and_compare(self, expect_no_recompute: bool = False) -> dict:
-        inc = snapshot(self.root)
+        inc = snapshot(self.root, fast_path_first=True)
         self.racy, self.pending_racy = self.pending_racy, {}
         self.cleans += 1
         clean_root = os.path.join(self.base, f"clean-{self.cleans}")

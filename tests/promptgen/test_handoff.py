@@ -1,0 +1,134 @@
+"""The fast path's comparison handed to the full build (promptgen/handoff.py): the engine is told which
+files changed instead of comparing every file again, and the new manifest starts from the old one's
+records. In-process, as the console script runs them: `fastpath.try_run`, then the build."""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+from graph_cache.fingerprint import FileRecord, hash_bytes
+from graph_cache.fs import StatSig
+from graph_cache.manifest import Manifest
+from promptgen import fastpath, handoff, runner, service
+from promptgen.scan import scan
+
+DOC = "plans/ORBIT-SYNC/execution/EXECUTION_TASK_ORBIT-SYNC_32_01.md"
+OTHER = "plans/ORBIT-SYNC/subplans/SUBPLAN_ORBIT-SYNC_12.md"
+
+
+def close(outcome) -> None:
+    """Close the state.db connection a BuildOutcome keeps open for lazy output loading."""
+    loader = getattr(outcome.result, "_loader", None)
+    store = getattr(getattr(loader, "__self__", None), "store", None)
+    if store is not None:
+        store.close()
+
+
+def build(root: str, fast_path_first: bool = False):
+    if fast_path_first:
+        assert fastpath.try_run(["build", "--root", root]) is None  # something changed: falls through
+    outcome = service.build(root)
+    close(outcome)
+    return outcome
+
+
+def settle(root: Path, *paths: str, ago: float = 3600) -> None:
+    """Give files an mtime in the past (not racily clean: their records are final)."""
+    when = time.time() - ago
+    for p in paths or [str(f.relative_to(root)) for f in root.rglob("*.md")
+                       if ".promptgen" not in f.parts and f.is_file() and not f.is_symlink()]:
+        os.utime(root / p, (when, when))
+
+
+def manifest_records(root: Path) -> tuple[dict, dict, dict]:
+    import marshal
+
+    m = Manifest.load(str(root / ".promptgen" / "manifest.bin"))
+    try:
+        return dict(m.stats), dict(m.digests), marshal.loads(m.payload)
+    finally:
+        m.close()
+
+
+def test_an_edit_build_takes_over_the_fast_paths_comparison(workspace):
+    root = str(workspace)
+    settle(workspace)
+    build(root)
+    assert manifest_records(workspace)[2]["files_snapshot"]
+    (workspace / DOC).write_bytes((workspace / DOC).read_bytes() + b"\nOne more line.\n")
+    settle(workspace, DOC, OTHER, ago=1800)  # DOC edited, OTHER only touched
+    outcome = build(root, fast_path_first=True)
+    result = outcome.result
+    assert result.changes_used and result.mode == "changes"
+    assert set(result.fingerprinted) == {DOC}  # the touched file was hashed once, by the fast path
+    assert DOC.rsplit("/", 1)[1].removesuffix(".md") in " ".join(outcome.counts.recomputed)
+    stats, digests, payload = manifest_records(workspace)
+    walk = scan(root)
+    assert list(stats.items()) == [(p, st) for p, st in walk.items() if st is not None]  # walk order
+    assert digests == {p: hash_bytes((workspace / p).read_bytes()) for p in stats}
+    assert payload["files_snapshot"] == result.files_snapshot
+    assert fastpath.try_run(["build", "--root", root]) == 0  # and the next run is a no-op again
+
+
+def test_the_answers_equal_those_of_a_build_without_the_handoff(workspace, tmp_path):
+    root = str(workspace)
+    settle(workspace)
+    build(root)
+    twin = tmp_path / "twin"
+    shutil.copytree(workspace, twin, symlinks=True)
+    for folder in (workspace, twin):
+        doc = folder / DOC
+        doc.write_bytes(doc.read_bytes().replace(b"Status", b"Stat", 1) + b"\n- iteration note\n")
+        settle(folder, DOC, ago=1800)
+    mine = build(root, fast_path_first=True)
+    theirs = build(str(twin))
+    assert mine.result.changes_used and not theirs.result.changes_used
+    assert sorted(mine.counts.recomputed) == sorted(theirs.counts.recomputed)  # (the twin's build is full)
+    assert {n: d for n, (d, _) in mine.result.decisions.items()} == {n: d for n, (d, _) in theirs.result.decisions.items()}
+    assert mine.diagnostics == theirs.diagnostics
+    for name in ("status_json", "check_json", "diagnostics_json"):
+        a, b = Manifest.load(str(workspace / ".promptgen" / "manifest.bin")), Manifest.load(str(twin / ".promptgen" / "manifest.bin"))
+        try:
+            assert a.section(name).replace(str(workspace).encode(), b"") == b.section(name).replace(str(twin).encode(), b"")
+        finally:
+            a.close()
+            b.close()
+
+
+def test_a_snapshot_another_build_replaced_is_not_trusted(workspace):
+    root = str(workspace)
+    settle(workspace)
+    build(root)
+    (workspace / DOC).write_bytes((workspace / DOC).read_bytes() + b"\nedited\n")
+    settle(workspace, DOC, ago=1800)
+    assert fastpath.try_run(["build", "--root", root]) is None
+    seen = handoff._pending[os.path.abspath(root)]
+    seen.snapshot = "another-build"  # as if a build had committed between the comparison and the lock
+    outcome = build(root)
+    assert not outcome.result.changes_used and outcome.result.mode == "changes"
+    assert outcome.counts.recomputed  # the edit was found by comparing every file
+    assert manifest_records(workspace)[2]["files_snapshot"] == outcome.result.files_snapshot
+
+
+def test_a_handoff_is_taken_once_and_only_for_its_own_walk():
+    walk = {"a.md": (1, 2, 3)}
+    handoff.remember("/ws", handoff.Handoff(walk, "s", set(), {}, {}))
+    assert handoff.take("/ws", dict(walk)) is None  # an equal but other walk: not this comparison
+    handoff.remember("/ws", handoff.Handoff(walk, "s", set(), {}, {}))
+    assert handoff.take("/ws", walk).snapshot == "s" and handoff.take("/ws", walk) is None
+
+
+def test_the_manifest_vouches_only_for_records_that_agree_with_the_engine(tmp_path):
+    (tmp_path / "a.md").write_bytes(b"alpha")
+    st = os.stat(tmp_path / "a.md")
+    walk = {"a.md": (st.st_mtime_ns, st.st_size, st.st_ino)}
+    cfg = SimpleNamespace(workspace_dir=str(tmp_path))
+    spec = SimpleNamespace(stats=walk)
+    for digest, agree in ((hash_bytes(b"alpha"), True), (hash_bytes(b"what the build read"), False)):
+        # the engine's record has another stat (racily clean, or written while the build ran)
+        result = SimpleNamespace(files={"a.md": FileRecord(StatSig(-1, 5, st.st_ino), digest)}, fingerprinted={})
+        stats, digests, ok = runner.manifest_files(cfg, spec, result)
+        assert ok is agree and digests == {"a.md": hash_bytes(b"alpha")}
