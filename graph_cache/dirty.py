@@ -92,8 +92,29 @@ class DirtyScheduler:
         self._heap: list[tuple[int, str]] = []
         self._queued: set[str] = set()
         self.processed: list[str] = []
-        self.removed: set[str] = set()  # children a recomputed generator no longer generates
+        self.removed: set[str] = set()  # children no longer generated, roots no longer given
         self.graph_changed = False
+        self._root_ids: list[str] | None = None  # None: the index's
+
+    @property
+    def root_ids(self) -> list[str]:
+        """The ids of the graph's roots (the index's unless `replace_roots` changed them)."""
+        return self.index.root_ids() if self._root_ids is None else self._root_ids
+
+    def replace_roots(self, changed: Sequence[NodeSpec], removed: Iterable[str], root_ids: list[str]) -> None:
+        """New root specs: `changed` (new, or different from the index) are queued, `removed` (roots no
+        longer given and the children they generated) leave the graph. Every spec is in place before
+        the first depth is computed, so the visiting order is right."""
+        self._root_ids = root_ids
+        self.removed.update(removed)
+        for spec in changed:
+            self._added[spec.id] = spec
+            for d in spec.deps:
+                self._dependents.setdefault(d, []).append(spec.id)
+        if changed or self.removed:
+            self.graph_changed = True
+        for spec in changed:
+            self.queue(spec.id)
 
     def depth(self, node_id: str) -> int:
         """Longest dependency chain below a node (memoised, iterative): a valid processing order."""
@@ -242,19 +263,27 @@ def plan(build: Any, roots: Sequence[NodeSpec], roots_key: str) -> DirtySchedule
 
     `build` is the engine's _Build (store, rules, stats, fingerprinting); its `fps` becomes a
     StoredFps. `roots_key` is `roots_digest(roots)`: equal to the stored one, the roots are the last
-    build's, and so is the stored graph index, so the roots themselves are not looked at.
+    build's, and so is the stored graph index, so the roots themselves are not looked at; otherwise
+    the roots are compared with the index's (root_changes.py).
     """
     store = build.store
-    if build.reset_warning or store.changed_externally or store.meta(ROOTS_KEY) != roots_key:
+    if build.reset_warning or store.changed_externally or store.meta(ROOTS_KEY) is None:
         return None
     versions = versions_digest(build.e.global_version, build.e.rules)
     if store.meta(VERSIONS_KEY) != versions:
         return None
     index = GraphIndex.decode(store.graph_index())
-    if index is None or index.roots_key != roots_key or index.versions_key != versions:
+    if index is None or index.roots_key != store.meta(ROOTS_KEY) or index.versions_key != versions:
         return None
     build.fps = StoredFps(lambda nid: stored_fp(build, nid), build.old_traces.prefetch)
     sched = DirtyScheduler(index, lambda nid: build.fps.get(nid) != stored_fp(build, nid))
+    if index.roots_key != roots_key:  # documents added, removed or renamed
+        from .root_changes import root_changes
+
+        changes = root_changes(build, index, roots)
+        if changes is None:
+            return None
+        sched.replace_roots(*changes)
     for path in changed_files(build, files_to_check(build, index)):
         for nid in index.readers(path):
             sched.queue(nid)

@@ -136,6 +136,7 @@ class _Build:
         self.changes: FileChanges | None = None  # the caller's hint (dirty.files_to_check)
         self.changes_used = False
         self.snapshot: str | None = None  # id of the file records this build commits
+        self.root_ids: Sequence[str] = ()  # the roots of the graph (graph_index.encode)
         self.graph_digest: str | None = None  # graph_index.shape_of the committed graph (None: dry run)
         self.records: dict[str, FileRecord | None] = {}  # file inputs seen -> record (None = missing)
         # records taken by the prefetch, moved to `records` when the loop reaches them (same order)
@@ -360,9 +361,10 @@ class _Build:
                 self.old_files.rows()  # and every file row
                 for spec in roots:
                     self.add(spec)
+                self.root_ids = [spec.id for spec in roots]
                 self.prefetcher = Prefetcher(self, roots)
             else:
-                self.sched, self.mode = planned, "changes"
+                self.sched, self.mode, self.root_ids = planned, "changes", planned.root_ids
                 self.reached.update(dict.fromkeys(planned.ids()))  # every node is part of this build
                 self.prefetcher = Prefetcher(self, [planned.spec(nid) for _, nid in sorted(planned.queued())])
             while (spec := self.sched.next_ready()) is not None:
@@ -422,7 +424,7 @@ class _Build:
         else:
             specs = self.sched.specs()
             self.graph_digest = graph_index.shape_of(specs)
-            graph = graph_index.encode(roots_key, versions, specs, self.graph_digest)
+            graph = graph_index.encode(roots_key, versions, specs, self.graph_digest, self.root_ids)
         snapshot = f"{self.run_id}.{os.urandom(8).hex()}"
         self.store.commit(files=write_files, traces=self.written, outputs=self.new_outputs,
                           removed_nodes=removed, removed_files=removed_files, run_id=self.run_id,

@@ -7,7 +7,7 @@ generators' stored children costs O(graph) object work on every build; instead t
 every commit and in the same SQLite transaction as the traces, one blob (key `KEY` of `blobs`):
 
     MAGIC + xxh3(body) + marshal((FORMAT, roots_digest, versions_digest, by_type, types, ids, paths,
-                                  node_buckets, reader_buckets, shape))
+                                  node_buckets, reader_buckets, shape, root_positions))
 
 `ids` lists every node in graph order and `paths` every file the graph reads. The record of node `i`,
 `(type index, file positions, dep positions, params, dependent positions)`, is item `i % BUCKET` of
@@ -19,18 +19,20 @@ of the nodes a build touches). A commit without a new index drops it unless the 
 unchanged (`Store.commit`), so the index never disagrees with the traces; a missing, damaged or stale
 index means a full build. `shape` (`shape_of`) digests the graph independently of its order: the build
 result carries it (`BuildResult.graph_digest`), so consumers can tell "same graph" without any spec.
+`root_positions` are the nodes that were roots (the others were generated): a build whose roots changed
+compares its roots with them (root_changes.py).
 """
 from __future__ import annotations
 
 import marshal
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from .fingerprint import hash_bytes
 from .model import NodeSpec, node_spec
 
 KEY = "graph_cache.index"  # reserved key in the store's `blobs` table
 MAGIC = b"GCIX"
-FORMAT = 3
+FORMAT = 4
 BUCKET = 64  # records per bucket
 _SUM = 32  # length of the hex checksum after MAGIC
 
@@ -39,10 +41,11 @@ def _buckets(records: list[Any]) -> tuple[bytes, ...]:
     return tuple(marshal.dumps(records[i:i + BUCKET]) for i in range(0, len(records), BUCKET)) or (b"",)
 
 
-def encode(roots_key: str, versions_key: str, specs: Mapping[str, NodeSpec], shape: str | None = None) -> bytes | None:
+def encode(roots_key: str, versions_key: str, specs: Mapping[str, NodeSpec], shape: str | None = None,
+           roots: Iterable[str] = ()) -> bytes | None:
     """The index blob of a graph (`specs`: every node of the build, in graph order; `shape`: its
-    `shape_of`, computed if not given); None if a node depends on a node outside it (such a build
-    fails anyway)."""
+    `shape_of`, computed if not given; `roots`: the ids of the root specs); None if a node depends on a
+    node outside it, or a root is not in it (such a build fails anyway)."""
     pos = {nid: i for i, nid in enumerate(specs)}
     ppos: dict[str, int] = {}
     tpos: dict[str, int] = {}
@@ -80,8 +83,13 @@ def encode(roots_key: str, versions_key: str, specs: Mapping[str, NodeSpec], sha
         counts[rec[0]] += 1
         out.append((rec[0], rec[1], rec[2], rec[3], tuple(dep_of)))
     by_type = dict(zip(tpos, counts))
+    try:
+        root_positions = tuple(sorted(pos[r] for r in roots))
+    except KeyError:
+        return None
     body = marshal.dumps((FORMAT, roots_key, versions_key, by_type, tuple(tpos), tuple(pos), tuple(ppos),
-                          _buckets(out), _buckets([tuple(r) for r in readers]), shape or shape_of(specs)))
+                          _buckets(out), _buckets([tuple(r) for r in readers]), shape or shape_of(specs),
+                          root_positions))
     return MAGIC + hash_bytes(body).encode() + body
 
 
@@ -95,7 +103,7 @@ class GraphIndex:
     """A decoded index: `ids`, `paths`, `by_type` at once; records decoded per bucket on first use."""
 
     __slots__ = ("roots_key", "versions_key", "by_type", "types", "ids", "paths", "_pos", "_ppos",
-                 "_nodes", "_readers", "_specs", "shape")
+                 "_nodes", "_readers", "_specs", "shape", "root_positions")
 
     def __init__(self, roots_key: str, versions_key: str, by_type: dict[str, int], types: tuple[str, ...],
                  ids: tuple[str, ...], paths: tuple[str, ...], nodes: tuple[bytes, ...],
@@ -107,6 +115,7 @@ class GraphIndex:
         self._nodes, self._readers = _Buckets(nodes), _Buckets(readers)
         self._specs: dict[str, NodeSpec] = {}
         self.shape = ""  # shape_of the graph, set by decode
+        self.root_positions: tuple[int, ...] = ()  # positions in `ids` of the root nodes, set by decode
 
     @classmethod
     def decode(cls, blob: bytes | None) -> GraphIndex | None:
@@ -117,14 +126,19 @@ class GraphIndex:
         if hash_bytes(body).encode() != bytes(blob[len(MAGIC):len(MAGIC) + _SUM]):
             return None
         try:
-            fmt, roots_key, versions_key, by_type, types, ids, paths, nodes, readers, shape = marshal.loads(body)
+            fmt, roots_key, versions_key, by_type, types, ids, paths, nodes, readers, shape, roots = marshal.loads(body)
         except (ValueError, TypeError, EOFError):
             return None
         if fmt != FORMAT:
             return None
         index = cls(roots_key, versions_key, by_type, types, ids, paths, nodes, readers)
-        index.shape = shape
+        index.shape, index.root_positions = shape, roots
         return index
+
+    def root_ids(self) -> list[str]:
+        """The ids of the nodes that were roots (the others were generated), in graph order."""
+        ids = self.ids
+        return [ids[i] for i in self.root_positions]
 
     def spec(self, node_id: str) -> NodeSpec | None:
         got = self._specs.get(node_id)

@@ -135,6 +135,9 @@ class TraceTable(Mapping[str, Trace]):
         return out
 
 
+BULK_ITEMS = 512  # stored traces an `items()` reads in bulk rather than one by one
+
+
 class TraceView(Mapping[str, Trace]):
     """The traces of one build: the ones written now, plus hits read lazily from the stored table."""
 
@@ -157,3 +160,10 @@ class TraceView(Mapping[str, Trace]):
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    def items(self) -> Any:
+        """Every trace: the stored ones are read in one bulk SELECT first (after a change-driven build
+        that changed the graph, `graph.json` reads them all: 16k point SELECTs cost more than one)."""
+        if isinstance(self._old, TraceTable) and len(self._ids) - len(self._new) > BULK_ITEMS:
+            self._old.load_all()
+        return super().items()

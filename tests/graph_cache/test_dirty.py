@@ -115,14 +115,12 @@ def test_a_dependent_of_a_dropped_child_fails_like_a_full_build():
         build(fs, store, specs=roots([user]), change_driven=False)
 
 
-@pytest.mark.parametrize("change", ["roots", "version", "reset", "opt-out"])
+@pytest.mark.parametrize("change", ["version", "reset", "opt-out"])
 def test_falls_back_to_a_full_build_when_the_graph_may_differ(change):
     fs, store = world(), Store.memory()
     build(fs, store)
     kw, rs, specs = {}, None, None
-    if change == "roots":
-        specs = roots([NodeSpec("doc:new", "doc", ("d1.md",))])
-    elif change == "version":
+    if change == "version":
         rs = rules(version="2")
     elif change == "reset":
         store = Store.memory(reset_warning="state was corrupt")

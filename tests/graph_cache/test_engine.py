@@ -508,6 +508,11 @@ ops = st.one_of(
     st.tuples(st.just("delete"), st.sampled_from(FILES)),
     st.tuples(st.just("bump"), st.sampled_from(["n", "g", "c"])),
     st.tuples(st.just("noop")),
+    # root changes (root_changes.py): a root added (reading a file, maybe depending on an `n` root), a
+    # root removed (its dependents then fail, in both builds), a root's deps changed
+    st.tuples(st.just("add"), st.sampled_from(["n", "g"]), st.sampled_from(FILES), st.integers(-1, 5)),
+    st.tuples(st.just("drop"), st.integers(0, 7)),
+    st.tuples(st.just("redep"), st.integers(0, 7), st.integers(0, 7)),
 )
 
 
@@ -535,7 +540,22 @@ def test_incremental_equals_clean_and_recomputes_exactly_what_changed(roots, ini
     versions = {"n": 1, "g": 1, "c": 1}
     store = Store.memory()
     prev = None  # (file contents, outputs, specs, versions) at the previous build
-    for op, advance in [(("noop",), first_advance)] + steps:
+    roots = list(roots)
+    for step, (op, advance) in enumerate([(("noop",), first_advance)] + steps):
+        if op[0] == "add":
+            kind, path, dep = op[1], op[2], op[3]
+            ns = [r.id for r in roots if r.type == "n"]
+            deps = (ns[dep % len(ns)],) if dep >= 0 and ns else ()
+            roots.append(NodeSpec(f"{kind}:new{step}", kind, (path,), deps))
+        elif op[0] == "drop" and roots:
+            del roots[op[1] % len(roots)]
+        elif op[0] == "redep" and roots:
+            i = op[1] % len(roots)
+            earlier = [r.id for r in roots[:i] if r.type == "n"]
+            r = roots[i]
+            dep = earlier[op[2] % len(earlier)] if earlier else None
+            deps = tuple(d for d in r.deps if d != dep) if dep in r.deps else r.deps + ((dep,) if dep else ())
+            roots[i] = NodeSpec(r.id, r.type, r.files, deps)
         if op[0] == "write":
             fs.write(op[1], op[2])
         elif op[0] == "flip" and fs.exists(op[1]) and fs.read_bytes(op[1]):
@@ -550,8 +570,13 @@ def test_incremental_equals_clean_and_recomputes_exactly_what_changed(roots, ini
         if advance:  # without it, writes land in the same clock tick as the previous build (racy)
             fs.clock.advance(1)
         rules = make_rules(versions)
+        try:
+            clean = Engine(fs, Store.memory(), rules, "g").build(roots)
+        except CycleError:  # a root depends on a removed one: the incremental build fails the same way
+            with pytest.raises(CycleError):
+                Engine(fs, store, rules, "g").build(roots)
+            continue
         inc = Engine(fs, store, rules, "g").build(roots)
-        clean = Engine(fs, Store.memory(), rules, "g").build(roots)
 
         assert set(inc.decisions) == set(clean.decisions)
         outputs = {n: clean.output(n) for n in clean.decisions}
@@ -573,7 +598,8 @@ def test_incremental_equals_clean_and_recomputes_exactly_what_changed(roots, ini
                 or any(outputs[d] != p_outputs[d] for d in s.deps)
             }
         assert set(c.recomputed) == expected
-        # same roots and versions as the last build: only the dirty closure was visited
+        # same versions as the last build (roots added, removed or changed or not): only the dirty
+        # closure was visited
         assert inc.mode == ("changes" if prev is not None and versions == prev[3] else "full")
         for n in c.recomputed:
             was_same = prev is not None and n in prev[1] and prev[1][n] == outputs[n]

@@ -1,0 +1,126 @@
+"""Change-driven builds whose roots changed (graph_cache/root_changes.py): new, changed and removed roots
+are visited or leave the graph; the answer is a full build's; anything unprovable is a full build."""
+from __future__ import annotations
+
+import pytest
+
+from graph_cache.errors import CycleError
+from graph_cache.events import NodeDecided, NodesHit
+from graph_cache.model import Decision, NodeSpec, ReasonCode, Rule
+from graph_cache.store import Store
+
+from test_dirty import N, build, roots, rules, world
+
+
+def docs_total(extra_docs=(), drop=(), extra=()):
+    """The roots of test_dirty with documents added / dropped (total:all follows them)."""
+    docs = [NodeSpec(f"doc:{i}", "doc", (f"d{i}.md",)) for i in range(N) if i not in drop]
+    docs += [NodeSpec(f"doc:{name}", "doc", (path,)) for name, path in extra_docs]
+    return docs + [NodeSpec("total:all", "total", (), tuple(d.id for d in docs)),
+                   NodeSpec("gen:words", "gen", ("words.txt",))] + list(extra)
+
+
+def same_as_full(fs, result, specs):
+    full, _ = build(fs, Store.memory(), specs=specs)
+    assert {n: full.output(n) for n in full.decisions} == {n: result.output(n) for n in result.decisions}
+    assert set(full.decisions) == set(result.decisions)
+    return full
+
+
+def visited(rec):
+    return [(e.node_id, e.decision) for e in rec.of_type(NodeDecided)]
+
+
+def test_a_new_root_is_visited_with_the_roots_that_now_depend_on_it():
+    fs, store = world(), Store.memory()
+    build(fs, store)
+    fs.write("new.md", "brand new")
+    fs.clock.advance(10)
+    specs = docs_total(extra_docs=[("new", "new.md")])
+    result, rec = build(fs, store, specs=specs)
+    assert result.mode == "changes"
+    assert visited(rec) == [("doc:new", Decision.MISS), ("total:all", Decision.MISS)]
+    assert result.decisions["doc:new"][1].code == ReasonCode.NEW
+    assert result.decisions["total:all"][1].code == ReasonCode.DEPENDENCY_CHANGED
+    (hits,) = rec.of_type(NodesHit)
+    assert hits.by_type == {"doc": N, "gen": 1, "kid": 2}
+    same_as_full(fs, result, specs)
+    again, rec = build(fs, store, specs=specs)  # the index knows the new roots: nothing to visit
+    assert again.mode == "changes" and rec.of_type(NodeDecided) == []
+
+
+def test_a_removed_root_leaves_the_graph_with_the_children_it_generated():
+    fs, store = world(), Store.memory()
+    build(fs, store)
+    specs = docs_total(drop=(3,))[:-1]  # doc:3 and gen:words (with kid:alpha, kid:beta) are gone
+    result, rec = build(fs, store, specs=specs)
+    assert result.mode == "changes" and visited(rec) == [("total:all", Decision.MISS)]
+    for gone in ("doc:3", "gen:words", "kid:alpha", "kid:beta"):
+        assert gone not in result.decisions and gone not in store.traces() and store.load_output(gone) is None
+    same_as_full(fs, result, specs)
+    again, rec = build(fs, store, specs=specs)
+    assert again.mode == "changes" and rec.of_type(NodeDecided) == []
+
+
+def test_a_renamed_root_is_a_removal_and_an_addition():
+    fs, store = world(), Store.memory()
+    build(fs, store)
+    fs.write("d3-renamed.md", "doc 3")
+    fs.delete("d3.md")
+    fs.clock.advance(10)
+    specs = docs_total(drop=(3,), extra_docs=[("3r", "d3-renamed.md")])
+    result, rec = build(fs, store, specs=specs)
+    assert result.mode == "changes"
+    assert visited(rec) == [("doc:3r", Decision.MISS), ("total:all", Decision.CUTOFF)]  # same total
+    assert "doc:3" not in result.decisions
+    same_as_full(fs, result, specs)
+
+
+def test_a_root_still_needed_by_a_kept_node_fails_like_a_full_build():
+    fs, store = world(), Store.memory()
+    build(fs, store)
+    specs = [s for s in roots() if s.id != "doc:3"]  # total:all still depends on doc:3
+    with pytest.raises(CycleError, match="doc:3"):
+        build(fs, store, specs=specs)
+    with pytest.raises(CycleError, match="doc:3"):
+        build(fs, Store.memory(), specs=specs)
+
+
+def shared_rules():
+    rs = rules()
+
+    def kids(spec, out):
+        return [NodeSpec("kid:shared", "kid", (), ())]
+
+    rs["gen2"] = Rule("gen2", "1", rs["gen"].compute, kids)
+    rs["gen"] = Rule("gen", "1", rs["gen"].compute, kids)
+    return rs
+
+
+@pytest.mark.parametrize("case", ["child-becomes-root", "shared-child", "duplicate-root", "too-many"])
+def test_what_cannot_be_proven_is_a_full_build(case):
+    fs, store = world(), Store.memory()
+    rs, first = rules(), roots()
+    if case == "shared-child":
+        rs = shared_rules()
+        first = roots([NodeSpec("gen2:words", "gen2", ("words.txt",))])
+    build(fs, store, rs=rs, specs=first)
+    if case == "child-becomes-root":
+        specs = roots([NodeSpec("kid:alpha", "kid", (), ("gen:words",))])
+    elif case == "shared-child":
+        specs = [s for s in first if s.id != "gen:words"]  # gen2 still generates kid:shared
+    elif case == "duplicate-root":
+        specs = roots([NodeSpec("doc:new", "doc", ("d1.md",))] * 2)
+    else:
+        specs = docs_total(extra_docs=[(f"n{i}", f"d{i % N}.md") for i in range(100)])
+    try:
+        result, rec = build(fs, store, rs=rs, specs=specs)
+    except Exception as exc:  # the full build's own verdict (duplicate roots)
+        with pytest.raises(type(exc)):
+            build(fs, Store.memory(), rs=rs, specs=specs)
+        return
+    assert result.mode == "full" and rec.of_type(NodesHit) == []
+    full, _ = build(fs, Store.memory(), rs=rs, specs=specs)
+    assert set(full.decisions) == set(result.decisions)
+    if case == "shared-child":
+        assert "kid:shared" in result.decisions
