@@ -6,34 +6,41 @@ Edges go from a node to the nodes that use it: `dep` edges (dependent reads its 
 from __future__ import annotations
 
 from json.encoder import encode_basestring_ascii as _encode_str
-from typing import Any, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from .model import Trace
+from .model import NodeSpec, Trace
 
 _NODE = "node:"
 
 
-def _edge_list(traces: Mapping[str, Trace]) -> list[tuple[str, str, bool, bool]]:
-    """`(source, target, dep, child)` sorted by (source, target).
+def _links_of_traces(traces: Mapping[str, Trace]) -> Iterator[tuple[str, Iterable[str], Iterable[str]]]:
+    """(node, the nodes whose output it reads, the nodes it generated) of every trace."""
+    for nid, t in traces.items():
+        yield nid, (k[len(_NODE):] for k, _ in t.inputs if k.startswith(_NODE)), (c.id for c in t.children)
+
+
+def _edge_list(traces: Mapping[str, Trace], links: Iterable[tuple[str, Iterable[str], Iterable[str]]] | None = None
+               ) -> list[tuple[str, str, bool, bool]]:
+    """`(source, target, dep, child)` sorted by (source, target), from the traces (or from `links`:
+    (node, deps, children) triples).
 
     Grouped by source so that only strings are sorted (sorting (source, target) tuples compares them
     through the generic tuple comparison, several times slower on large graphs).
     """
     succ: dict[str, dict[str, int]] = {}  # source -> target -> 1 (dep) | 2 (child)
-    for nid, t in traces.items():
-        for key, _ in t.inputs:
-            if key.startswith(_NODE):
-                src = key[len(_NODE):]
-                d = succ.get(src)
-                if d is None:
-                    d = succ[src] = {}
-                d[nid] = d.get(nid, 0) | 1
-        if t.children:
-            d = succ.get(nid)
+    for nid, deps, children in (_links_of_traces(traces) if links is None else links):
+        for src in deps:
+            d = succ.get(src)
             if d is None:
-                d = succ[nid] = {}
-            for c in t.children:
-                d[c.id] = d.get(c.id, 0) | 2
+                d = succ[src] = {}
+            d[nid] = d.get(nid, 0) | 1
+        d = None
+        for c in children:
+            if d is None:
+                d = succ.get(nid)
+                if d is None:
+                    d = succ[nid] = {}
+            d[c] = d.get(c, 0) | 2
     out = []
     for a in sorted(succ):
         d = succ[a]
@@ -131,14 +138,24 @@ def to_json(traces: Mapping[str, Trace]) -> str:
     directly: `indent` makes `json` use its pure-Python encoder, several times slower on large graphs.
     Only the strings go through the (C) string encoder.
     """
-    links = _edge_list(traces)
-    ids = set(traces)
+    return _json(_edge_list(traces), set(traces), lambda n: traces[n].type)
+
+
+def to_json_of(specs: Mapping[str, NodeSpec], children: Mapping[str, Sequence[str]]) -> str:
+    """`to_json` of a build's traces, from its specs (node types, deps: a trace's node inputs are its
+    spec's deps) and the children of its generators: no trace is decoded (`TraceView.children`)."""
+    links = ((nid, spec.deps, children.get(nid, ())) for nid, spec in specs.items())
+    return _json(_edge_list({}, links), set(specs), lambda n: specs[n].type)
+
+
+def _json(links: list[tuple[str, str, bool, bool]], ids: set[str], type_of: Callable[[str], str]) -> str:
+    known = set(ids)
     for a, b, _dep, _child in links:
         ids.add(a)
         ids.add(b)
     q = _encode_str
     flag = ("false", "true")
-    nodes = [f'    {{\n      "id": {q(n)},\n      "type": {q(traces[n].type if n in traces else "")}\n    }}'
+    nodes = [f'    {{\n      "id": {q(n)},\n      "type": {q(type_of(n) if n in known else "")}\n    }}'
              for n in sorted(ids)]
     edges_ = [f'    {{\n      "child": {flag[child]},\n      "dep": {flag[dep]},\n'
               f'      "source": {q(a)},\n      "target": {q(b)}\n    }}' for a, b, dep, child in links]

@@ -177,6 +177,17 @@ class GraphIndex:
             self._specs = out
         return self._specs
 
+    def dep_ids(self, node_id: str) -> tuple[str, ...]:
+        """The deps of a node (() if unknown), without building its NodeSpec."""
+        spec = self._specs.get(node_id)
+        if spec is not None:
+            return spec.deps
+        i = self._pos.get(node_id)
+        if i is None:
+            return ()
+        ids = self.ids
+        return tuple([ids[j] for j in self._nodes.get(i)[2]])
+
     def dependents(self, node_id: str) -> tuple[str, ...]:
         i = self._pos.get(node_id)
         if i is None:

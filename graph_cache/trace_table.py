@@ -8,6 +8,7 @@ proven by comparing the canonical bytes of the node's current inputs with the st
 """
 from __future__ import annotations
 
+import marshal
 from typing import Any, Callable, Iterator, Mapping
 
 from .model import Trace
@@ -160,6 +161,31 @@ class TraceView(Mapping[str, Trace]):
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    def children(self) -> dict[str, list[str]]:
+        """{node id: ids of the children it generated} of every node that generated some, without
+        decoding the stored traces (only their `children` column; the stored rows are read in bulk)."""
+        old, new = self._old, self._new
+        if isinstance(old, TraceTable):
+            old.load_all()
+        out: dict[str, list[str]] = {}
+        for nid in self._ids:
+            t = new.get(nid)
+            if t is None and isinstance(old, TraceTable):
+                row = old.raw(nid)
+                if row is not None:
+                    try:
+                        kids = [str(c[0]) for c in marshal.loads(row[CHILDREN])]
+                    except Exception:  # garbled: decode as usual (a damaged row raises KeyError)
+                        kids = [c.id for c in old[nid].children]
+                    if kids:
+                        out[nid] = kids
+                    continue
+            if t is None:
+                t = old[nid]
+            if t.children:
+                out[nid] = [c.id for c in t.children]
+        return out
 
     def items(self) -> Any:
         """Every trace: the stored ones are read in one bulk SELECT first (after a change-driven build

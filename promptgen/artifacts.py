@@ -136,10 +136,11 @@ def desired(result, collected) -> dict[str, str]:
 
 
 def graph_document(result) -> str:
-    """The build graph, exactly what `promptgen graph --format json` prints (networkx node-link JSON)."""
-    from graph_cache.graph import to_json
+    """The build graph, exactly what `promptgen graph --format json` prints (networkx node-link JSON),
+    from the build's specs and its generators' children: no trace decoded."""
+    from graph_cache.graph import to_json_of
 
-    return to_json(result.traces)
+    return to_json_of(result.specs, result.traces.children())
 
 
 PLAN_FILES = ("status.json", "next.md")

@@ -124,3 +124,19 @@ def test_what_cannot_be_proven_is_a_full_build(case):
     assert set(full.decisions) == set(result.decisions)
     if case == "shared-child":
         assert "kid:shared" in result.decisions
+
+
+def test_graph_json_from_specs_equals_the_one_from_traces():
+    from graph_cache.graph import to_json, to_json_of
+
+    fs, store = world(), Store.memory()
+    steps = [roots(), docs_total(extra_docs=[("new", "d1.md")]), docs_total(drop=(3,))[:-1], roots()]
+    for i, specs in enumerate(steps):
+        if i == 3:
+            fs.write("words.txt", "alpha gamma delta")  # the generator's children change too
+            fs.clock.advance(10)
+        result, _ = build(fs, store, specs=specs)
+        assert result.mode == ("full" if i == 0 else "changes")
+        children = result.traces.children()
+        assert ("gen:words" in children) == (i != 2)
+        assert to_json_of(result.specs, children) == to_json(result.traces)
