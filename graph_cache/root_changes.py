@@ -11,8 +11,8 @@ a node still depending on a removed one fails with the same error.
 
 Anything this cannot prove -- a root that used to be a generated child, a duplicate root id, a removed
 root without a readable trace, a removed child that a remaining generator also generated -- returns
-None, and the build is full. So does a change touching more
-than `MAX_SHARE` of the graph, where a full build (with its parallel prefetch) is the better plan.
+None, and the build is full. So does a change touching more than `MAX_SHARE` of the graph, where a
+full build (with its parallel prefetch) is the better plan.
 """
 from __future__ import annotations
 
