@@ -144,8 +144,9 @@ def to_json(traces: Mapping[str, Trace]) -> str:
 def to_json_of(specs: Mapping[str, NodeSpec], children: Mapping[str, Sequence[str]]) -> str:
     """`to_json` of a build's traces, from its specs (node types, deps: a trace's node inputs are its
     spec's deps) and the children of its generators: no trace is decoded (`TraceView.children`)."""
+    types = {nid: spec.type for nid, spec in specs.items()}
     links = ((nid, spec.deps, children.get(nid, ())) for nid, spec in specs.items())
-    return _json(_edge_list({}, links), set(specs), lambda n: specs[n].type)
+    return _json(_edge_list({}, links), set(types), types.__getitem__)
 
 
 def _json(links: list[tuple[str, str, bool, bool]], ids: set[str], type_of: Callable[[str], str]) -> str:
