@@ -132,3 +132,35 @@ def test_the_manifest_vouches_only_for_records_that_agree_with_the_engine(tmp_pa
         result = SimpleNamespace(files={"a.md": FileRecord(StatSig(-1, 5, st.st_ino), digest)}, fingerprinted={})
         stats, digests, ok = runner.manifest_files(cfg, spec, result)
         assert ok is agree and digests == {"a.md": hash_bytes(b"alpha")}
+
+
+def test_a_new_and_a_deleted_plan_are_change_driven_and_match_the_cli_graph(workspace, cli):
+    """Root changes (graph_cache/root_changes.py) at the application level: a copied plan folder is new
+    roots, a removed one vanished roots; both builds visit only their closure, leave nothing of the
+    removed plan in state.db, and `graph.json` equals what `promptgen graph --format json` prints."""
+    import sqlite3
+
+    root = str(workspace)
+    settle(workspace)
+    build(root)
+    src, new = workspace / "plans" / "LANTERN-INDEX", workspace / "plans" / "LANTERN-COPY"
+    shutil.copytree(src, new)
+    for f in list(new.rglob("*LANTERN-INDEX*")):
+        f.rename(f.with_name(f.name.replace("LANTERN-INDEX", "LANTERN-COPY")))
+    settle(workspace)
+    added = build(root, fast_path_first=True)
+    assert added.result.mode == "changes"
+    assert any("LANTERN-COPY" in n for n in added.counts.recomputed)
+    assert not any("ORBIT-SYNC" in n for n in added.counts.recomputed)
+    graph_json = (workspace / ".promptgen" / "artifacts" / "graph.json").read_text(encoding="utf-8")
+    assert graph_json == cli("graph", "--root", root, "--format", "json").out
+    assert "LANTERN-COPY" in graph_json
+    shutil.rmtree(new)
+    removed = build(root, fast_path_first=True)
+    assert removed.result.mode == "changes" and not any("LANTERN-COPY" in n for n in removed.result.decisions)
+    with sqlite3.connect(workspace / ".promptgen" / "state.db") as db:
+        left = [n for (n,) in db.execute("SELECT node_id FROM traces UNION SELECT node_id FROM outputs")
+                if "LANTERN-COPY" in n]
+    assert left == []
+    graph_json = (workspace / ".promptgen" / "artifacts" / "graph.json").read_text(encoding="utf-8")
+    assert graph_json == cli("graph", "--root", root, "--format", "json").out
