@@ -80,9 +80,7 @@ class Engine:
         counter = CountingSink()
         unsubscribe = self.bus.subscribe(counter)
         try:
-            build = _Build(self, stats or {}, dry_run, counter)
-            build.changes = changes
-            return build.run(roots, change_driven)
+            return _Build(self, stats or {}, dry_run, counter, changes).run(roots, change_driven)
         finally:
             unsubscribe()
 
@@ -112,7 +110,7 @@ class _Context:
 
 class _Build:
     def __init__(self, engine: Engine, stats: Mapping[str, StatSig | None], dry_run: bool,
-                 counter: CountingSink) -> None:
+                 counter: CountingSink, changes: FileChanges | None = None) -> None:
         self.e, self.fs, self.store, self.bus = engine, engine.fs, engine.store, engine.bus
         self.stats, self.dry_run, self.counter = stats, dry_run, counter
         self.old_traces = self.store.traces()  # TraceTable: rows decoded only when needed
@@ -133,7 +131,7 @@ class _Build:
         self.damaged: list[str] = []  # nodes whose stored trace/output was unreadable or garbled
         self.finished = False
         self.mode = "full"  # or "changes" (dirty.py)
-        self.changes: FileChanges | None = None  # the caller's hint (dirty.files_to_check)
+        self.changes = changes  # the caller's hint (dirty.files_to_check)
         self.changes_used = False
         self.snapshot: str | None = None  # id of the file records this build commits
         self.root_ids: Sequence[str] = ()  # the roots of the graph (graph_index.encode)

@@ -166,25 +166,22 @@ class TraceView(Mapping[str, Trace]):
         """{node id: ids of the children it generated} of every node that generated some, without
         decoding the stored traces (only their `children` column; the stored rows are read in bulk)."""
         old, new = self._old, self._new
-        if isinstance(old, TraceTable):
-            old.load_all()
+        table = old if isinstance(old, TraceTable) else None
+        if table is not None:
+            table.load_all()
         out: dict[str, list[str]] = {}
         for nid in self._ids:
             t = new.get(nid)
-            if t is None and isinstance(old, TraceTable):
-                row = old.raw(nid)
-                if row is not None:
-                    try:
-                        kids = [str(c[0]) for c in marshal.loads(row[CHILDREN])]
-                    except Exception:  # garbled: decode as usual (a damaged row raises KeyError)
-                        kids = [c.id for c in old[nid].children]
-                    if kids:
-                        out[nid] = kids
-                    continue
-            if t is None:
-                t = old[nid]
-            if t.children:
-                out[nid] = [c.id for c in t.children]
+            row = table.raw(nid) if t is None and table is not None else None
+            if row is not None:
+                try:
+                    kids = [str(c[0]) for c in marshal.loads(row[CHILDREN])]
+                except Exception:  # garbled: decode as usual (a damaged row raises KeyError)
+                    kids = [c.id for c in old[nid].children]
+            else:
+                kids = [c.id for c in (t if t is not None else old[nid]).children]
+            if kids:
+                out[nid] = kids
         return out
 
     def items(self) -> Any:
