@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, Sequence
 
 
 class StatSig(NamedTuple):
@@ -104,17 +104,19 @@ class RealFileSystem:
         os.makedirs(self.abspath(path), exist_ok=True)
 
 
-def write_atomic(abs_path: str, data: bytes, *, durable: bool = True) -> None:
-    """Write via a temp file `.<name>.<pid>.tmp` in the same directory + os.replace; `durable` adds an
-    fsync of the file and of the directory (survives a power loss, not only a kill)."""
+def write_atomic(abs_path: str, data: bytes | Sequence[bytes], *, durable: bool = True) -> None:
+    """Write `data` (bytes, or chunks written one after the other) via a temp file `.<name>.<pid>.tmp`
+    in the same directory + os.replace; `durable` adds an fsync of the file and of the directory
+    (survives a power loss, not only a kill)."""
     d = os.path.dirname(abs_path) or "."
     tmp = os.path.join(d, f".{os.path.basename(abs_path)}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            for chunk in (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
             if durable:
                 os.fsync(fd)
         finally:

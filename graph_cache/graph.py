@@ -144,26 +144,52 @@ def to_json(traces: Mapping[str, Trace]) -> str:
 def to_json_of(specs: Mapping[str, NodeSpec], children: Mapping[str, Sequence[str]]) -> str:
     """`to_json` of a build's traces, from its specs (node types, deps: a trace's node inputs are its
     spec's deps) and the children of its generators: no trace is decoded (`TraceView.children`)."""
+    return "".join(json_chunks_of(specs, children))
+
+
+def json_chunks_of(specs: Mapping[str, NodeSpec], children: Mapping[str, Sequence[str]]) -> Iterator[str]:
+    """`to_json_of` in consecutive pieces of at most `CHUNK` nodes or edges: a caller that writes them
+    out never holds the whole document (60 MB at 100k documents) nor a string per edge."""
     types = {nid: spec.type for nid, spec in specs.items()}
     links = ((nid, spec.deps, children.get(nid, ())) for nid, spec in specs.items())
-    return _json(_edge_list({}, links), set(types), types.__getitem__)
+    return _json_chunks(_edge_list({}, links), set(types), types.__getitem__)
 
 
 def _json(links: list[tuple[str, str, bool, bool]], ids: set[str], type_of: Callable[[str], str]) -> str:
+    return "".join(_json_chunks(links, ids, type_of))
+
+
+CHUNK = 4096  # nodes or edges per piece of `json_chunks_of`
+
+
+def _json_chunks(links: list[tuple[str, str, bool, bool]], ids: set[str], type_of: Callable[[str], str]
+                 ) -> Iterator[str]:
     known = set(ids)
     for a, b, _dep, _child in links:
         ids.add(a)
         ids.add(b)
     q = _encode_str
     flag = ("false", "true")
-    nodes = [f'    {{\n      "id": {q(n)},\n      "type": {q(type_of(n) if n in known else "")}\n    }}'
-             for n in sorted(ids)]
-    edges_ = [f'    {{\n      "child": {flag[child]},\n      "dep": {flag[dep]},\n'
-              f'      "source": {q(a)},\n      "target": {q(b)}\n    }}' for a, b, dep, child in links]
-    return "".join((
-        '{\n  "directed": true,\n  "graph": {},\n  "links": ',
-        "[\n" + ",\n".join(edges_) + "\n  ]" if edges_ else "[]",
-        ',\n  "multigraph": false,\n  "nodes": ',
-        "[\n" + ",\n".join(nodes) + "\n  ]" if nodes else "[]",
-        "\n}\n",
-    ))
+
+    def edge(a: str, b: str, dep: bool, child: bool) -> str:
+        return (f'    {{\n      "child": {flag[child]},\n      "dep": {flag[dep]},\n'
+                f'      "source": {q(a)},\n      "target": {q(b)}\n    }}')
+
+    def node(n: str) -> str:
+        return f'    {{\n      "id": {q(n)},\n      "type": {q(type_of(n) if n in known else "")}\n    }}'
+
+    yield '{\n  "directed": true,\n  "graph": {},\n  "links": '
+    yield from _array((edge(*link) for link in links[i:i + CHUNK]) for i in range(0, len(links), CHUNK))
+    yield ',\n  "multigraph": false,\n  "nodes": '
+    ordered = sorted(ids)
+    yield from _array((node(n) for n in ordered[i:i + CHUNK]) for i in range(0, len(ordered), CHUNK))
+    yield "\n}\n"
+
+
+def _array(batches: Iterable[Iterable[str]]) -> Iterator[str]:
+    """The pieces of an indented JSON array whose items come in batches (`[]` when there are none)."""
+    first = True
+    for batch in batches:
+        yield ("[\n" if first else ",\n") + ",\n".join(batch)
+        first = False
+    yield "[]" if first else "\n  ]"

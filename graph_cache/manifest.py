@@ -206,21 +206,30 @@ class Manifest:
     # ------------------------------------------------------------------------------------------ writing
 
     def dumps(self) -> bytes:
-        sections = self.sections()
+        return b"".join(self._chunks())
+
+    def _chunks(self) -> list[bytes]:
         blobs = [(STATS, marshal.dumps(self.stats, 2)), (DIGESTS, marshal.dumps(self.digests, 4))]
-        blobs.extend(sorted(sections.items()))
-        return encode(self.global_key, self.payload, self.counts_by_type, blobs)
+        blobs.extend(sorted(self.sections().items()))
+        return encode_chunks(self.global_key, self.payload, self.counts_by_type, blobs)
 
     def save(self, path: str) -> None:
-        """Atomic write: temp file in the same directory, fsync, os.replace."""
+        """Atomic write: temp file in the same directory, fsync, os.replace. The file is written chunk by
+        chunk (80 MB at 100k documents: never joined into one more copy in memory)."""
         from .fs import write_atomic
 
-        write_atomic(path, self.dumps())
+        write_atomic(path, self._chunks())
 
 
 def encode(global_key: str, payload: bytes, counts_by_type: dict, blobs: list, *, magic: str = MAGIC,
            schema: int = MANIFEST_SCHEMA) -> bytes:
     """The file bytes for [(section name, bytes)] (magic/schema overridable for tests)."""
+    return b"".join(encode_chunks(global_key, payload, counts_by_type, blobs, magic=magic, schema=schema))
+
+
+def encode_chunks(global_key: str, payload: bytes, counts_by_type: dict, blobs: list, *, magic: str = MAGIC,
+                  schema: int = MANIFEST_SCHEMA) -> list[bytes]:
+    """`encode` as the chunks that make up the file: the head, then each section's bytes as given."""
     import zlib
 
     index: dict = {}
@@ -228,7 +237,6 @@ def encode(global_key: str, payload: bytes, counts_by_type: dict, blobs: list, *
     for name, blob in blobs:
         index[name] = (offset, len(blob), zlib.crc32(blob))
         offset += len(blob)
-    body = b"".join(blob for _, blob in blobs)
     # offsets are relative to the end of the header until its length is known; the header's own length
     # depends on the offsets' sizes, so fix the point: grow until the encoded length is stable
     header_len = 0
@@ -236,11 +244,11 @@ def encode(global_key: str, payload: bytes, counts_by_type: dict, blobs: list, *
         start = _HEAD + header_len
         shifted = {n: (o + start, n_, c) for n, (o, n_, c) in index.items()}
         header = marshal.dumps((magic, schema, global_key, payload, counts_by_type, shifted,
-                                start + len(body)), 4)
+                                start + offset), 4)
         if len(header) == header_len:
             break
         header_len = len(header)
-    return PREFIX + header_len.to_bytes(8, "little") + header + body
+    return [PREFIX + header_len.to_bytes(8, "little") + header, *(blob for _, blob in blobs)]
 
 
 def _loads(data: bytes | None) -> dict:

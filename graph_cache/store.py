@@ -24,6 +24,7 @@ from .model import Trace
 from .store_db import (CHECKED_SUFFIX, DB_NAME, MAGIC, SCHEMA_VERSION, connect,  # noqa: F401
                        create_atomically, decode_trace, encode_trace, file_row, file_rows, init_schema,
                        sweep_stale_temp_files, trace_row, trace_rows, trace_rows_of)
+from .store_values import get_value, put_values
 from .trace_table import TraceTable
 
 STAGE_BATCH = 256  # staged outputs written per executemany
@@ -193,17 +194,15 @@ class Store:
         if staged is not None:
             return staged
         try:
-            row = self._conn.execute("SELECT data FROM outputs WHERE node_id = ?", (node_id,)).fetchone()
+            return get_value(self._conn, "outputs", node_id)
         except sqlite3.DatabaseError:
             return None
-        return None if row is None else bytes(row[0])
 
     def get_blob(self, key: str) -> bytes | None:
         try:
-            row = self._conn.execute("SELECT data FROM blobs WHERE key = ?", (key,)).fetchone()
+            return get_value(self._conn, "blobs", key)
         except sqlite3.DatabaseError:
             return None
-        return None if row is None else bytes(row[0])
 
     def runs(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Run records, newest first; each has its "run_id"."""
@@ -237,7 +236,7 @@ class Store:
         try:
             if not c.in_transaction:
                 c.execute("BEGIN IMMEDIATE")
-            c.executemany("INSERT OR REPLACE INTO outputs VALUES (?, ?)", self._staged.items())
+            put_values(c, "outputs", self._staged.items())
         except sqlite3.Error as e:
             self.abort()
             raise _dir_error(self.state_dir, e) from e
@@ -271,13 +270,13 @@ class Store:
                           [(p, r.stat.mtime_ns, r.stat.size, r.stat.ino, r.digest) for p, r in files.items()])
             c.executemany("INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                           [encode_trace(t) for t in traces.values()])
-            c.executemany("INSERT OR REPLACE INTO outputs VALUES (?, ?)", list(outputs.items()))
-            c.executemany("INSERT OR REPLACE INTO blobs VALUES (?, ?)", list(blobs.items()))
+            put_values(c, "outputs", outputs.items())
+            put_values(c, "blobs", blobs.items())
             if run_id is not None:
                 c.execute("INSERT OR REPLACE INTO meta VALUES ('last_run_id', ?)", (str(run_id),))
             c.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(meta.items()))
             if graph is not None:
-                c.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)", (graph_index.KEY, graph))
+                put_values(c, "blobs", [(graph_index.KEY, graph)])
             elif not keep_graph:
                 c.execute("DELETE FROM blobs WHERE key = ?", (graph_index.KEY,))
 
@@ -295,7 +294,7 @@ class Store:
         self.reset_pending = False
 
     def put_blob(self, key: str, data: bytes) -> None:
-        self._transaction(lambda c: c.execute("INSERT OR REPLACE INTO blobs VALUES (?, ?)", (key, data)))
+        self._transaction(lambda c: put_values(c, "blobs", [(key, data)]))
 
     def append_run(self, record: Mapping[str, Any], keep: int = 50) -> int:
         """Store a JSON run record (its "run_id" if given, else the next id); keep the newest `keep`."""

@@ -13,8 +13,9 @@ length of every part, every part being one JSON value (so the whole output is st
 from __future__ import annotations
 
 import json
+from typing import Iterable
 
-from promptgen.report import CheckReport, sort_diags, status_document
+from promptgen.report import STATUS_SCHEMA, CheckReport, plan_entry, sort_diags
 
 ANSWERS_ID = "answers:workspace"
 FIELDS = ("names", "diagnostics_json", "diag_summary", "status_json", "check_json", "check_text", "check_exit")
@@ -47,28 +48,40 @@ def unpack(data: bytes) -> list[bytes]:
     return parts
 
 
-def render(statuses: list[dict], workspace_diagnostics: list[dict]) -> bytes:
+def render(statuses: Iterable[dict], workspace_diagnostics: list[dict]) -> bytes:
     """The packed answers from every plan's status output (sorted by plan name) and the workspace-level
-    diagnostics of discovery."""
+    diagnostics of discovery. The statuses are consumed one at a time and only their JSON is kept: the
+    whole `status --json` document is assembled from each plan's entry, byte for byte what
+    `status_document` dumps (a generator keeps one decoded status alive, not 100k)."""
     diags = list(workspace_diagnostics)
-    names, per_plan = [], []
+    names, per_plan, entries, plans = [], [], [], []
     for status in statuses:
         mine = status.get("model_diagnostics", []) + status.get("diagnostics", [])
         diags.extend(mine)
-        doc = status_document([status], [])
-        doc["diagnostics"] = sort_diags(mine)
+        entry = plan_entry(status)
+        entry_json = _dumps(entry)
         names.append(status["info"]["name"])
-        per_plan.append(_dumps(doc))
+        per_plan.append(_document([entry_json], _dumps(sort_diags(mine))))
+        entries.append((entry["path"], len(plans)))
+        plans.append(entry_json)
     diagnostics = sort_diags(diags)
     summary: dict[str, int] = {}
     for d in diagnostics:
         summary[d["severity"]] = summary.get(d["severity"], 0) + 1
     check = CheckReport([d for d in diagnostics if d["severity"] in ("error", "warning", "info")])
-    doc = status_document(statuses, [])
-    doc["diagnostics"] = diagnostics
-    head = [_dumps(names), _dumps(diagnostics), _dumps(summary), _dumps(doc), _dumps(check.as_json()),
+    diagnostics_json = _dumps(diagnostics)
+    entries.sort(key=lambda e: e[0])  # status_document's order (a stable sort by path)
+    whole = _document([plans[i] for _, i in entries], diagnostics_json)
+    del plans, entries
+    head = [_dumps(names), diagnostics_json, _dumps(summary), whole, _dumps(check.as_json()),
             _dumps(check.text()), _dumps(check.exit_code)]
     return pack(head + per_plan)
+
+
+def _document(plans_json: list[bytes], diagnostics_json: bytes) -> bytes:
+    """`_dumps(status_document(...))` from the JSON of its plan entries and sorted diagnostics."""
+    return b"".join((b'{"schema_version":%d,"plans":[' % STATUS_SCHEMA, b",".join(plans_json),
+                     b'],"diagnostics":', diagnostics_json, b"}"))
 
 
 class Answers:

@@ -10,9 +10,11 @@ rewritten before their files are touched, so a group a killed build left half-wr
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
+from typing import Iterable, Iterator
 
 from promptgen.config import Config
 
@@ -29,20 +31,26 @@ def _dumps(obj) -> str:
     return dumps_indent2(obj) + "\n"
 
 
-def write_if_changed(path: str, text: str) -> bool:
-    """Write `text` atomically unless the file already holds exactly it; True when written."""
-    data = text.encode("utf-8")
-    try:
-        with open(path, "rb") as fh:
-            if fh.read() == data:
-                return False
-    except OSError:
-        pass
+def write_if_changed(path: str, text: str | Iterable[str]) -> bool:
+    """Write `text` (or its pieces, e.g. `graph.json_chunks_of`: no whole copy of a large document)
+    atomically unless the file already holds exactly it; True when written."""
+    data = [text.encode("utf-8")] if isinstance(text, str) else [piece.encode("utf-8") for piece in text]
+    if _holds(path, data):
+        return False
     from graph_cache.fs import write_atomic  # temp `.<name>.<pid>.tmp`, swept by `sweep_temp_files`
 
     os.makedirs(os.path.dirname(path), exist_ok=True)
     write_atomic(path, data, durable=False)  # a kill keeps the page cache: no fsync per artifact
     return True
+
+
+def _holds(path: str, chunks: list[bytes]) -> bool:
+    """Whether the file's bytes are exactly the chunks, read piece by piece."""
+    try:
+        with open(path, "rb") as fh:
+            return all(fh.read(len(chunk)) == chunk for chunk in chunks) and fh.read(1) == b""
+    except OSError:
+        return False
 
 
 STATE_FILE = ".promptgen-artifacts.json"  # in the artifacts folder: which inputs each group was made from
@@ -90,7 +98,7 @@ def _groups(result, collected) -> dict[str, tuple[str, object]]:
         key = fps["status:" + feature] + fps["next:" + feature]
         groups[f"plans/{feature}"] = (key, lambda feature=feature: _plan_files(result, collected, feature))
     groups["summary"] = (fps["summary:workspace"] + fps[ANSWERS_ID], lambda: _summary_files(result, collected))
-    groups["graph"] = (_graph_key(result), lambda: {"graph.json": graph_document(result)})
+    groups["graph"] = (_graph_key(result), lambda: {"graph.json": graph_chunks(result)})
     return groups
 
 
@@ -115,10 +123,14 @@ def _plan_files(result, collected, feature: str) -> dict[str, str]:
             f"plans/{feature}/next.md": nxt["text"].rstrip("\n") + "\n"}
 
 
-def _summary_files(result, collected) -> dict[str, str]:
+def _summary_files(result, collected) -> dict[str, list[str] | Iterator[str]]:
+    """`summary.md` and `summary.json`, as pieces (20 MB at 100k documents: no joined copies)."""
+    from promptgen.jsonfmt import dumps_indent2_pieces
+
     summary = _output(result, "summary:workspace")
-    return {"summary.md": summary["markdown"].rstrip("\n") + "\n\n" + diagnostics_markdown(collected.diagnostics),
-            "summary.json": _dumps({"plans": summary["rows"], "diagnostics": collected.diagnostics})}
+    doc = {"plans": summary["rows"], "diagnostics": collected.diagnostics}
+    return {"summary.md": [summary["markdown"].rstrip("\n"), "\n\n", diagnostics_markdown(collected.diagnostics)],
+            "summary.json": itertools.chain(dumps_indent2_pieces(doc), ["\n"])}
 
 
 def _group_files(name: str) -> tuple[str, ...]:
@@ -127,20 +139,13 @@ def _group_files(name: str) -> tuple[str, ...]:
     return ("summary.md", "summary.json") if name == "summary" else ("graph.json",)
 
 
-def desired(result, collected) -> dict[str, str]:
-    """Relative artifact path -> content, from this build's outputs (everything, rendered now)."""
-    files: dict[str, str] = {}
-    for _key, render in _groups(result, collected).values():
-        files.update(render())
-    return files
+def graph_chunks(result) -> Iterator[str]:
+    """`graph.json`, exactly what `promptgen graph --format json` prints (networkx node-link JSON), from
+    the build's specs and its generators' children (no trace decoded), in pieces: 60 MB at 100k
+    documents, never joined in memory."""
+    from graph_cache.graph import json_chunks_of
 
-
-def graph_document(result) -> str:
-    """The build graph, exactly what `promptgen graph --format json` prints (networkx node-link JSON),
-    from the build's specs and its generators' children: no trace decoded."""
-    from graph_cache.graph import to_json_of
-
-    return to_json_of(result.specs, result.traces.children())
+    return json_chunks_of(result.specs, result.traces.children())
 
 
 PLAN_FILES = ("status.json", "next.md")

@@ -10,6 +10,7 @@ always byte-identical to it.
 from __future__ import annotations
 
 import json
+from typing import Iterator
 from json.encoder import encode_basestring as _str  # C implementation, ensure_ascii=False
 
 _INDENTS = ["\n" + "  " * n for n in range(64)]
@@ -77,3 +78,31 @@ def dumps_indent2(obj) -> str:
         return _encode(obj, 0)
     except (_Fallback, RecursionError):
         return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False)
+
+
+def _encode_at(obj, depth: int) -> str:
+    """`obj` as it appears at `depth` inside an indented document (json.dumps shifted if unsupported:
+    its only raw newlines are the indentation's)."""
+    try:
+        return _encode(obj, depth)
+    except (_Fallback, RecursionError):
+        return json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False).replace("\n", _INDENTS[depth])
+
+
+def dumps_indent2_pieces(obj: dict, batch: int = 1024) -> Iterator[str]:
+    """`dumps_indent2(obj)` of a dict in pieces that join to exactly it: its list values `batch` items at
+    a time, so a large artifact is neither one string nor a parts list of every item at once."""
+    if not obj or not all(type(k) is str for k in obj):
+        yield dumps_indent2(obj)
+        return
+    inner = _INDENTS[2]
+    for n, (key, value) in enumerate(obj.items()):
+        yield ("{" if n == 0 else ",") + _INDENTS[1] + _str(key) + ": "
+        if type(value) is list and value:
+            for start in range(0, len(value), batch):
+                yield ("[" if start == 0 else ",") + ",".join(
+                    [inner + _encode_at(v, 2) for v in value[start:start + batch]])
+            yield _INDENTS[1] + "]"
+        else:
+            yield _encode_at(value, 1)
+    yield _INDENTS[0] + "}"

@@ -137,7 +137,7 @@ def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo], discovery_diags: 
         return prompts.template_text(spec.key)
 
     def compute_summary(spec: NodeSpec, ctx) -> Any:
-        statuses = [cache.get(ctx, dep, PlanStatus, keep=False) for dep in spec.deps]
+        statuses = (cache.get(ctx, dep, PlanStatus, keep=False) for dep in spec.deps)  # one at a time
         from promptgen import summary
 
         return summary.summarize(statuses)
@@ -146,7 +146,7 @@ def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo], discovery_diags: 
         from promptgen import answers
 
         workspace = json.loads(dict(spec.params)["workspace"])
-        return answers.render([json.loads(ctx.output_bytes(dep)) for dep in spec.deps], workspace)
+        return answers.render((json.loads(ctx.output_bytes(dep)) for dep in spec.deps), workspace)  # one at a time
 
     from promptgen.codeversion import code_version
 

@@ -35,6 +35,9 @@ def _achievement(a: dict) -> dict:
             "feedback": get("feedback"), "code": get("code")}
 
 
+STATUS_SCHEMA = 1  # `schema_version` of `status --json`
+
+
 def plan_entry(status: dict) -> dict:
     """One plan of `status --json` from a PlanStatus output."""
     info = status["info"]
@@ -65,7 +68,7 @@ def plan_entry(status: dict) -> dict:
 
 def status_document(statuses: list[dict], diagnostics: list[dict]) -> dict:
     plans = sorted((plan_entry(s) for s in statuses), key=lambda p: p["path"])
-    return {"schema_version": 1, "plans": plans, "diagnostics": sort_diags(diagnostics)}
+    return {"schema_version": STATUS_SCHEMA, "plans": plans, "diagnostics": sort_diags(diagnostics)}
 
 
 @dataclass

@@ -46,7 +46,7 @@ class Results:
         s = self.find_plan(plan)
         entry = report.plan_entry(s)
         mine = self.outcome.plan_diagnostics(entry["name"])
-        return {"schema_version": 1, "plans": [entry], "diagnostics": report.sort_diags(mine)}
+        return {"schema_version": report.STATUS_SCHEMA, "plans": [entry], "diagnostics": report.sort_diags(mine)}
 
     def ready_document(self, plan: str | None) -> dict:
         chosen = self.statuses if plan is None else [self.find_plan(plan)]

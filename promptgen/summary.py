@@ -5,6 +5,8 @@ achievement dependencies (from a valid parallel.json, else canonical order), col
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 from promptgen.results import PlanStatus
 
 STATE_COLOURS = {
@@ -58,8 +60,12 @@ def mermaid(s: PlanStatus) -> list[str]:
     return lines
 
 
-def summarize(statuses: list[PlanStatus]) -> dict:
-    rows = [portfolio_row(s) for s in sorted(statuses, key=lambda s: s.info.plan_file)]
+def summarize(statuses: Iterable[PlanStatus]) -> dict:
+    """Rows and markdown of every status; the statuses are consumed one at a time (a generator keeps
+    one decoded status alive instead of all of them: 100k-document workspaces, docs/PERFORMANCE.md)."""
+    entries = sorted(((s.info.plan_file, portfolio_row(s), mermaid(s) if s.achievements else None)
+                      for s in statuses), key=lambda e: e[0])
+    rows = [row for _, row, _ in entries]
     md = ["# promptgen summary", "", "| plan | progress | next | action | complete |", "|---|---|---|---|---|"]
     for r in rows:
         done = r["approved"] + r["skipped"]
@@ -74,7 +80,7 @@ def summarize(statuses: list[PlanStatus]) -> dict:
         else:
             md.append(f"- **{r['name']}**: no next achievement (see diagnostics)")
     md += ["", "## Achievement graphs", ""]
-    for s in sorted(statuses, key=lambda s: s.info.plan_file):
-        if s.achievements:
-            md += [f"### {s.info.name}", ""] + mermaid(s) + [""]
+    for _, row, graph in entries:
+        if graph is not None:
+            md += [f"### {row['name']}", ""] + graph + [""]
     return {"rows": rows, "markdown": "\n".join(md) + "\n"}

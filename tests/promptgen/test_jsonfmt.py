@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from promptgen.jsonfmt import dumps_indent2
+from promptgen.jsonfmt import dumps_indent2, dumps_indent2_pieces
 
 
 def reference(obj) -> str:
@@ -28,6 +28,12 @@ def test_matches_json_dumps(obj):
     assert dumps_indent2(obj) == reference(obj)
 
 
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(keys, st.one_of(trees, st.lists(trees, max_size=7)), max_size=4), st.integers(1, 3))
+def test_pieces_join_to_json_dumps(obj, batch):
+    assert "".join(dumps_indent2_pieces(obj, batch)) == reference(obj)
+
+
 class Color(enum.IntEnum):
     RED = 1
 
@@ -46,3 +52,4 @@ def test_fallback_cases_match_json_dumps():
                 {1: "x", None: 1, True: 2}, [Color.RED], {"k": Color.RED}, deep, ["a", 1, None, "b"],
                 ["a", {"b": ["c", "d"]}], [Color.RED, "x"], ["x", Color.RED], [Text("sub"), "x"], {Text("k"): Text("v")}):
         assert dumps_indent2(obj) == reference(obj)
+        assert "".join(dumps_indent2_pieces({"k": [obj, obj], "j": obj})) == reference({"k": [obj, obj], "j": obj})
