@@ -119,9 +119,15 @@ class DirtyScheduler:
             self.queue(spec.id)
 
     def depth(self, node_id: str) -> int:
-        """Longest dependency chain below a node (memoised, iterative): a valid processing order."""
-        stack = [node_id]
+        """Longest dependency chain below a node (memoised, iterative): a valid processing order. While
+        the build changed no spec, the index's stored depth is that value (no walk below the node)."""
         depth = self._depth
+        if not self._added and node_id not in depth:
+            stored = self.index.depth(node_id)
+            if stored is not None:
+                depth[node_id] = stored
+                return stored
+        stack = [node_id]
         limit = 2 * (len(self.index) + len(self._added)) + 2
         while stack:
             nid = stack[-1]

@@ -10,7 +10,7 @@ every commit and in the same SQLite transaction as the traces, one blob (key `KE
                                   node_buckets, reader_buckets, shape, root_positions))
 
 `ids` lists every node in graph order and `paths` every file the graph reads. The record of node `i`,
-`(type index, file positions, dep positions, params, dependent positions)`, is item `i % BUCKET` of
+`(type index, file positions, dep positions, params, dependent positions, depth)`, is item `i % BUCKET` of
 node bucket `i // BUCKET`; the reader positions of path `j` likewise in the reader buckets. Each
 bucket is its own marshal bytes, decoded on first use: loading the index creates two tuples of strings
 and a few hundred bytes objects, not 16k records, and a build decodes the buckets of the nodes it
@@ -20,7 +20,9 @@ unchanged (`Store.commit`), so the index never disagrees with the traces; a miss
 index means a full build. `shape` (`shape_of`) digests the graph independently of its order: the build
 result carries it (`BuildResult.graph_digest`), so consumers can tell "same graph" without any spec.
 `root_positions` are the nodes that were roots (the others were generated): a build whose roots changed
-compares its roots with them (root_changes.py).
+compares its roots with them (root_changes.py). `depth` is the longest dependency chain below the node,
+the order in which a change-driven build visits nodes: stored, it spares walking everything below an
+aggregate node (an answers node over every plan) each time one of its inputs changes.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from .model import NodeSpec, node_spec
 
 KEY = "graph_cache.index"  # reserved key in the store's `blobs` table
 MAGIC = b"GCIX"
-FORMAT = 4
+FORMAT = 5
 BUCKET = 64  # records per bucket
 _SUM = 32  # length of the hex checksum after MAGIC
 
@@ -77,11 +79,14 @@ def encode(roots_key: str, versions_key: str, specs: Mapping[str, NodeSpec], sha
         if t is None:
             t = tpos[s.type] = len(tpos)
         records.append((t, files, deps, s.params))
+    depths = _depths([rec[2] for rec in records], dependents)
+    if depths is None:
+        return None
     counts = [0] * len(tpos)
     out = []
-    for rec, dep_of in zip(records, dependents):
+    for rec, dep_of, depth in zip(records, dependents, depths):
         counts[rec[0]] += 1
-        out.append((rec[0], rec[1], rec[2], rec[3], tuple(dep_of)))
+        out.append((rec[0], rec[1], rec[2], rec[3], tuple(dep_of), depth))
     by_type = dict(zip(tpos, counts))
     try:
         root_positions = tuple(sorted(pos[r] for r in roots))
@@ -91,6 +96,23 @@ def encode(roots_key: str, versions_key: str, specs: Mapping[str, NodeSpec], sha
                           _buckets(out), _buckets([tuple(r) for r in readers]), shape or shape_of(specs),
                           root_positions))
     return MAGIC + hash_bytes(body).encode() + body
+
+
+def _depths(deps: list[tuple[int, ...]], dependents: list[list[int]]) -> list[int] | None:
+    """The longest dependency chain below each node (`DirtyScheduler.depth`), by position, in one
+    topological pass (Kahn); None if the deps have a cycle."""
+    waiting = [len(d) for d in deps]
+    depth = [0] * len(deps)
+    order = [i for i, d in enumerate(deps) if not d]
+    for i in order:  # grows while it is walked
+        above = depth[i] + 1
+        for j in dependents[i]:
+            if depth[j] < above:
+                depth[j] = above
+            waiting[j] -= 1
+            if not waiting[j]:
+                order.append(j)
+    return depth if len(order) == len(deps) else None
 
 
 def shape_of(specs: Mapping[str, NodeSpec]) -> str:
@@ -163,7 +185,7 @@ class GraphIndex:
             new, cls = object.__new__, NodeSpec
             i = 0
             for b in range(len(self._nodes)):
-                for t, files, deps, params, _ in self._nodes.bucket(b):
+                for t, files, deps, params, _, _ in self._nodes.bucket(b):
                     nid = ids[i]
                     i += 1
                     spec = known.get(nid)
@@ -187,6 +209,11 @@ class GraphIndex:
             return ()
         ids = self.ids
         return tuple([ids[j] for j in self._nodes.get(i)[2]])
+
+    def depth(self, node_id: str) -> int | None:
+        """The node's stored depth (None if unknown): `DirtyScheduler.depth` in the indexed graph."""
+        i = self._pos.get(node_id)
+        return None if i is None else self._nodes.get(i)[5]
 
     def dependents(self, node_id: str) -> tuple[str, ...]:
         i = self._pos.get(node_id)

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import marshal
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from graph_cache import graph_index
 from graph_cache.graph_index import GraphIndex
 from graph_cache.model import NodeSpec, node_spec
@@ -74,3 +77,23 @@ def test_shape_ignores_graph_order_and_sees_every_spec_field():
                     NodeSpec("kid:x", "kid", (), ("sum:all", "doc:3"), (("p", "1"),))):
         assert graph_index.shape_of({**specs, "kid:x": changed}) != shape, changed
     assert graph_index.shape_of({k: v for k, v in specs.items() if k != "kid:x"}) != shape
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 10**6), max_size=4), min_size=1, max_size=40), st.randoms())
+def test_stored_depth_is_the_longest_dependency_chain_below_each_node(dep_picks, rnd):
+    """Node i depends on nodes before it (a DAG); the specs come in any order."""
+    deps = [sorted({p % i for p in picks}) if i else [] for i, picks in enumerate(dep_picks)]
+    specs = [NodeSpec(f"n:{i}", "n", (), tuple(f"n:{d}" for d in ds)) for i, ds in enumerate(deps)]
+    rnd.shuffle(specs)
+    index = GraphIndex.decode(graph_index.encode("R", "V", {s.id: s for s in specs}))
+    expected: dict[int, int] = {}
+    for i, ds in enumerate(deps):  # deps come first: a single pass
+        expected[i] = 1 + max((expected[d] for d in ds), default=-1)
+    assert {i: index.depth(f"n:{i}") for i in range(len(deps))} == expected
+    assert index.depth("n:missing") is None
+
+
+def test_a_cycle_gives_no_index():
+    cyclic = {"a:1": NodeSpec("a:1", "a", (), ("b:1",)), "b:1": NodeSpec("b:1", "b", (), ("a:1",))}
+    assert graph_index.encode("R", "V", cyclic) is None
