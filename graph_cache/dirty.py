@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import heapq
 import marshal
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import CycleError
-from .file_table import POINT_READS
-from .fingerprint import digest_of, hash_bytes
+from .changed_files import changed_files, files_to_check
+from .fingerprint import hash_bytes
 from .graph_index import GraphIndex
+from .graph_specs import GraphSpecs
 from .spec_rows import SpecRows, rows_digest
 from .model import NodeSpec, Rule
 from .trace_table import OUTPUT_FP
 
 ROOTS_KEY, VERSIONS_KEY = "roots_digest", "versions_digest"  # store meta keys written at each commit
-SNAPSHOT_KEY = "files_snapshot"  # store meta: a new random id at each commit (FileChanges.snapshot)
 
 
 def roots_digest(roots: Sequence[NodeSpec]) -> str:
@@ -237,49 +237,6 @@ class DirtyScheduler:
             raise CycleError("; ".join(parts), (), missing)
 
 
-class GraphSpecs(Mapping[str, NodeSpec]):
-    """id -> NodeSpec of every node of a change-driven build's graph; specs are built on access, or all
-    at once by a bulk read (iteration, `items`, `values`), which is then kept while the graph does not
-    change (the commit, `graph.json` and the app read it several times: 160k specs at 100k documents)."""
-
-    def __init__(self, sched: DirtyScheduler) -> None:
-        self._sched = sched
-        self._all: tuple[int, dict[str, NodeSpec]] | None = None  # (sched.edits, every spec)
-
-    def _bulk(self) -> dict[str, NodeSpec]:
-        sched = self._sched
-        if not sched.graph_changed:
-            return sched.index.all_specs()  # each bucket decoded once
-        if self._all is None or self._all[0] != sched.edits:
-            indexed, added = sched.index.all_specs(), sched._added
-            self._all = (sched.edits, {nid: added.get(nid) or indexed[nid] for nid in sched.ids()})
-        return self._all[1]
-
-    def __getitem__(self, node_id: str) -> NodeSpec:
-        kept = self._all
-        if kept is not None and kept[0] == self._sched.edits:
-            return kept[1][node_id]
-        spec = self._sched.spec(node_id)
-        if spec is None or node_id in self._sched.removed:
-            raise KeyError(node_id)
-        return spec
-
-    def __contains__(self, node_id: object) -> bool:
-        return self._sched.spec(node_id) is not None and node_id not in self._sched.removed  # type: ignore
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._bulk()) if self._sched.graph_changed else iter(self._sched.ids())
-
-    def __len__(self) -> int:
-        return len(self._bulk()) if self._sched.graph_changed else len(self._sched.ids())
-
-    def items(self) -> Any:
-        return self._bulk().items()
-
-    def values(self) -> Any:
-        return self._bulk().values()
-
-
 def stored_fp(build: Any, node_id: str) -> str | None:
     """The output fingerprint in a node's stored trace row (None if absent or unreadable)."""
     old = build.old_traces
@@ -318,42 +275,3 @@ def plan(build: Any, roots: Sequence[NodeSpec], roots_key: str) -> DirtySchedule
         for nid in index.readers(path):
             sched.queue(nid)
     return sched
-
-
-def files_to_check(build: Any, index: GraphIndex) -> Sequence[str]:
-    """The graph's files whose content may have changed: all of them, or, when the caller's
-    `FileChanges` was made against the store's current snapshot, the ones it names plus the ones
-    outside the caller's stats (it cannot vouch for those). Sets `build.changes_used`."""
-    changes = build.changes
-    if changes is None or changes.snapshot != build.store.meta(SNAPSHOT_KEY):
-        return index.paths
-    build.changes_used = True
-    stats, named = build.stats, changes.paths
-    unseen = [p for p in index.paths if p not in stats and p not in named]
-    return sorted(p for p in named if index.readers(p)) + unseen
-
-
-def changed_files(build: Any, paths: Sequence[str]) -> list[str]:
-    """The files whose content digest changed since the last build. Compares stats with the stored
-    rows; hashes only the files whose stat moved (appeared, vanished or unreadable: moved). Reads the
-    rows one by one for a few paths, all at once for many."""
-    old, stats, fs = build.old_files, build.stats, build.fs
-    row_of = old.raw if len(paths) < POINT_READS else old.rows().get
-    out = []
-    for path in paths:
-        row = row_of(path)
-        if path in stats:
-            stat = stats[path]
-        else:
-            try:
-                stat = fs.stat(path)
-            except OSError:
-                stat = ()  # unreadable now: let fingerprinting decide
-        if stat is None:
-            if row is None:
-                continue  # absent then and now
-        elif row is not None and stat == row[:3]:
-            continue
-        if build.file_fp(path) != (digest_of(None) if row is None else row[3]):
-            out.append(path)
-    return out

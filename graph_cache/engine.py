@@ -17,6 +17,7 @@ import os
 import time
 from typing import Any, Callable, Mapping, Sequence
 
+from .changed_files import SNAPSHOT_KEY
 from .errors import ComputeError, GraphCacheError, StateDirError, UndeclaredInputError
 from .events import (BuildFinished, BuildStarted, CountingSink, EventBus, NodeDecided, PhaseTimed,
                      StateWarning)
@@ -131,7 +132,7 @@ class _Build:
         self.damaged: list[str] = []  # nodes whose stored trace/output was unreadable or garbled
         self.finished = False
         self.mode = "full"  # or "changes" (dirty.py)
-        self.changes = changes  # the caller's hint (dirty.files_to_check)
+        self.changes = changes  # the caller's hint (changed_files.files_to_check)
         self.changes_used = False
         self.snapshot: str | None = None  # id of the file records this build commits
         self.root_ids: Sequence[str] = ()  # the roots of the graph (graph_index.encode)
@@ -427,7 +428,7 @@ class _Build:
         self.store.commit(files=write_files, traces=self.written, outputs=self.new_outputs,
                           removed_nodes=removed, removed_files=removed_files, run_id=self.run_id,
                           meta={dirty.ROOTS_KEY: roots_key, dirty.VERSIONS_KEY: versions,
-                                dirty.SNAPSHOT_KEY: snapshot},
+                                SNAPSHOT_KEY: snapshot},
                           graph=graph, keep_graph=keep)
         self.snapshot = snapshot
         self.phase["persist"] += time.perf_counter() - t

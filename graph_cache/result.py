@@ -29,7 +29,7 @@ class BuildResult:
         self.fingerprints: Mapping[str, str] = {}  # node id -> output fingerprint (no trace decoding)
         self.graph_digest: str | None = None  # graph_index.shape_of the committed graph (None: dry run)
         self.files_snapshot: str | None = None  # id of the file records committed (FileChanges.snapshot)
-        self.changes_used = False  # the caller's FileChanges was trusted (dirty.files_to_check)
+        self.changes_used = False  # the caller's FileChanges was trusted (changed_files.files_to_check)
         self.fingerprinted: Mapping[str, FileRecord | None] = {}  # files fingerprinted by this build
         self._loader = loader
         self.bytes_loader: Callable[[str], bytes] | None = None  # serialised outputs (set by the engine)

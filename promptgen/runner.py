@@ -125,7 +125,7 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
                                        warnings=[warning] if warning else [],
                                        collected=collected,
                                        result=result, profile=profile, metrics=metrics_sink,
-                                       artifacts_changed=changed)
+                                       artifacts_changed=changed, store=store)
                 try:
                     save_manifest(cfg, spec, collected, outcome, artifact_stats if out_dir is None else None,
                                   seen if result.changes_used else None)

@@ -66,6 +66,7 @@ class BuildOutcome:
     profile: bool = False
     metrics: object = None
     artifacts_changed: list[str] = field(default_factory=list)  # artifact paths written or removed
+    store: object = None  # the state file, kept open for lazy output reads until `close`
 
     @property
     def statuses(self) -> list[dict]:
@@ -74,6 +75,11 @@ class BuildOutcome:
 
     def plan_diagnostics(self, feature: str) -> list[dict]:
         return self.collected.plan_diagnostics(feature) if self.collected is not None else []
+
+    def close(self) -> None:
+        """Close the state file the outcome keeps open for lazy output reads (later reads fail)."""
+        if self.store is not None:
+            self.store.close()
 
     def all_warnings(self) -> list[str]:
         """The build's warnings, plus one naming the state file if damaged stored records were met (and

@@ -19,19 +19,11 @@ DOC = "plans/ORBIT-SYNC/execution/EXECUTION_TASK_ORBIT-SYNC_32_01.md"
 OTHER = "plans/ORBIT-SYNC/subplans/SUBPLAN_ORBIT-SYNC_12.md"
 
 
-def close(outcome) -> None:
-    """Close the state.db connection a BuildOutcome keeps open for lazy output loading."""
-    loader = getattr(outcome.result, "_loader", None)
-    store = getattr(getattr(loader, "__self__", None), "store", None)
-    if store is not None:
-        store.close()
-
-
 def build(root: str, fast_path_first: bool = False):
     if fast_path_first:
         assert fastpath.try_run(["build", "--root", root]) is None  # something changed: falls through
     outcome = service.build(root)
-    close(outcome)
+    outcome.close()
     return outcome
 
 

@@ -51,10 +51,7 @@ def snapshot(root: Path) -> dict:
             "traces": {n: (t.version, t.inputs, t.output_fp, t.children) for n, t in result.traces.items()},
         }
     finally:  # the outcome keeps state.db open for lazy output loading
-        loader = getattr(outcome.result, "_loader", None)
-        store = getattr(getattr(loader, "__self__", None), "store", None)
-        if store is not None:
-            store.close()
+        outcome.close()
     with sqlite3.connect(root / ".promptgen" / "state.db") as db:
         snap["outputs"] = dict(db.execute("SELECT node_id, data FROM outputs").fetchall())
         snap["files"] = dict(db.execute("SELECT path, digest FROM files").fetchall())

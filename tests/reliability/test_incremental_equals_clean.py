@@ -54,14 +54,6 @@ EXTRA_SNIPPETS = (
 TEMPLATE_EDITS = ("\nEdited line for the reliability test.\n", "\nAnother edit: ${plan_name}.\n")
 
 
-def _close(outcome) -> None:
-    """Close the state.db connection a BuildOutcome keeps open for lazy output loading."""
-    loader = getattr(outcome.result, "_loader", None)
-    store = getattr(getattr(loader, "__self__", None), "store", None)
-    if store is not None:
-        store.close()
-
-
 def snapshot(root: str, fast_path_first: bool = False) -> dict:
     """Build `root` incrementally (in-process, full path) and collect every answer and the counts. With
     `fast_path_first`, the no-op fast path runs first, as in the console script: when it falls through,
@@ -96,7 +88,7 @@ def snapshot(root: str, fast_path_first: bool = False) -> dict:
             "warnings": list(outcome.warnings),
         }
     finally:
-        _close(outcome)
+        outcome.close()
     return snap
 
 
