@@ -18,6 +18,8 @@ from typing import Iterable
 from promptgen.report import STATUS_SCHEMA, CheckReport, plan_entry, sort_diags
 
 ANSWERS_ID = "answers:workspace"
+FRAGMENT = "answer:"  # + plan name: the node id of a plan's fragment
+FRAGMENT_PARTS = 5  # name, path, entry, document, diagnostics; then the `more` parts
 FIELDS = ("names", "diagnostics_json", "diag_summary", "status_json", "check_json", "check_text", "check_exit")
 
 
@@ -48,21 +50,36 @@ def unpack(data: bytes) -> list[bytes]:
     return parts
 
 
-def render(statuses: Iterable[dict], workspace_diagnostics: list[dict]) -> bytes:
-    """The packed answers from every plan's status output (sorted by plan name) and the workspace-level
-    diagnostics of discovery. The statuses are consumed one at a time and only their JSON is kept: the
-    whole `status --json` document is assembled from each plan's entry, byte for byte what
-    `status_document` dumps (a generator keeps one decoded status alive, not 100k)."""
+def fragment(status: dict, *more: bytes) -> bytes:
+    """One plan's share of the answers, the output of its `answer:<plan>` node: its name, path,
+    `status --json` entry, its own `status <plan> --json` document and its diagnostics (as in the status
+    output), then the `more` parts given (the plan's summary, `summary.plan_summary`), packed. Only a
+    plan whose status changed renders its fragment again."""
+    mine = status.get("model_diagnostics", []) + status.get("diagnostics", [])
+    entry = plan_entry(status)
+    entry_json = _dumps(entry)
+    return pack([_dumps(status["info"]["name"]), _dumps(entry["path"]), entry_json,
+                 _document([entry_json], _dumps(sort_diags(mine))), _dumps(mine), *more])
+
+
+def extra_part(fragment_data: bytes) -> bytes:
+    """The first of a fragment's `more` parts."""
+    return unpack(fragment_data)[FRAGMENT_PARTS]
+
+
+def assemble(fragments: Iterable[bytes], workspace_diagnostics: list[dict]) -> bytes:
+    """The packed answers from every plan's fragment (sorted by plan name) and the workspace-level
+    diagnostics of discovery. A fragment's rendered parts are sliced, not decoded; only the names, paths
+    and diagnostics are (the diagnostics are sorted across plans). The whole `status --json` document is
+    assembled from the entries, byte for byte what `status_document` dumps."""
     diags = list(workspace_diagnostics)
     names, per_plan, entries, plans = [], [], [], []
-    for status in statuses:
-        mine = status.get("model_diagnostics", []) + status.get("diagnostics", [])
-        diags.extend(mine)
-        entry = plan_entry(status)
-        entry_json = _dumps(entry)
-        names.append(status["info"]["name"])
-        per_plan.append(_document([entry_json], _dumps(sort_diags(mine))))
-        entries.append((entry["path"], len(plans)))
+    for data in fragments:
+        name, path, entry_json, document, mine = unpack(data)[:FRAGMENT_PARTS]
+        diags.extend(json.loads(mine))
+        names.append(json.loads(name))
+        per_plan.append(document)
+        entries.append((json.loads(path), len(plans)))
         plans.append(entry_json)
     diagnostics = sort_diags(diags)
     summary: dict[str, int] = {}
@@ -76,6 +93,11 @@ def render(statuses: Iterable[dict], workspace_diagnostics: list[dict]) -> bytes
     head = [_dumps(names), diagnostics_json, _dumps(summary), whole, _dumps(check.as_json()),
             _dumps(check.text()), _dumps(check.exit_code)]
     return pack(head + per_plan)
+
+
+def render(statuses: Iterable[dict], workspace_diagnostics: list[dict]) -> bytes:
+    """`assemble` of every status's `fragment` (what the answers and answer nodes compute together)."""
+    return assemble((fragment(status) for status in statuses), workspace_diagnostics)
 
 
 def _document(plans_json: list[bytes], diagnostics_json: bytes) -> bytes:

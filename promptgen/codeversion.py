@@ -14,8 +14,8 @@ FAMILIES = {
     "model": ("pipeline.py", "documents.py", "results.py", "resolve.py", "fallbacks.py"),
     "status": ("pipeline.py", "documents.py", "results.py", "workflow.py", "parallel_plan.py", "fallbacks.py"),
     "prompt": ("pipeline.py", "documents.py", "results.py", "prompts.py", "prompt_blocks.py", "fallbacks.py"),
-    "summary": ("pipeline.py", "results.py", "summary.py"),
-    "answers": ("pipeline.py", "answers.py", "report.py"),
+    "summary": ("pipeline.py", "answers.py", "summary.py"),
+    "answers": ("pipeline.py", "answers.py", "report.py", "results.py", "summary.py"),  # and `answer:` fragments
 }
 
 

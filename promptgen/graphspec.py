@@ -1,4 +1,5 @@
-"""Root node specs of a build, from discovery: document nodes, per-plan models and statuses, templates."""
+"""Root node specs of a build, from discovery: document nodes, per-plan models, statuses and answer
+fragments, templates, the summary and the answers."""
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ from typing import Sequence
 
 from graph_cache.model import NodeSpec
 from graph_cache.spec_rows import SpecRows
-from promptgen.answers import ANSWERS_ID
+from promptgen.answers import ANSWERS_ID, FRAGMENT
 from promptgen.pipeline import SUMMARY_ID, doc_id, plan_param
 from promptgen.results import PlanInfo
 
@@ -32,7 +33,7 @@ def root_specs(disc) -> GraphSpec:
     # order, so a build finishes one plan (prompts included) before it parses the next one.
     specs = [NodeSpec("template:" + name, "template") for name in TEMPLATE_NAMES]
     seen_docs: set[str] = set()
-    statuses = []
+    fragments = []  # `answer:<plan>` ids, in plan order
     for entry in disc.plans:
         info = PlanInfo(**entry.info())
         out.plan_infos[entry.name] = info
@@ -53,10 +54,12 @@ def root_specs(disc) -> GraphSpec:
         out.discovery_diags[entry.name] = entry.diagnostics
         status = "status:" + entry.name
         specs.append(NodeSpec(status, "status", deps=("model:" + entry.name,)))
-        statuses.append(status)
-    specs.append(NodeSpec(SUMMARY_ID, "summary", deps=tuple(statuses)))
-    # The printable answers (answers.py): every status in plan-name order, and the workspace diagnostics.
+        specs.append(NodeSpec(FRAGMENT + entry.name, "answer", deps=(status,)))
+        fragments.append(FRAGMENT + entry.name)
+    specs.append(NodeSpec(SUMMARY_ID, "summary", deps=tuple(fragments)))
+    # The printable answers (answers.py): every plan's fragment in plan-name order, and the workspace
+    # diagnostics.
     workspace = json.dumps(list(disc.workspace_diagnostics), sort_keys=True)
-    specs.append(NodeSpec(ANSWERS_ID, "answers", deps=tuple(sorted(statuses)), params=(("workspace", workspace),)))
+    specs.append(NodeSpec(ANSWERS_ID, "answers", deps=tuple(sorted(fragments)), params=(("workspace", workspace),)))
     out.specs = SpecRows(specs)
     return out

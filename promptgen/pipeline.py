@@ -137,16 +137,21 @@ def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo], discovery_diags: 
         return prompts.template_text(spec.key)
 
     def compute_summary(spec: NodeSpec, ctx) -> Any:
-        statuses = (cache.get(ctx, dep, PlanStatus, keep=False) for dep in spec.deps)  # one at a time
-        from promptgen import summary
+        from promptgen import answers, summary
 
-        return summary.summarize(statuses)
+        return summary.summarize_plans(answers.extra_part(ctx.output_bytes(dep)) for dep in spec.deps)
+
+    def compute_answer(spec: NodeSpec, ctx) -> Any:
+        from promptgen import answers, summary
+
+        data = ctx.output_bytes(spec.deps[0])
+        return answers.fragment(json.loads(data), summary.plan_summary(PlanStatus.model_validate_json(data)))
 
     def compute_answers(spec: NodeSpec, ctx) -> Any:
         from promptgen import answers
 
         workspace = json.loads(dict(spec.params)["workspace"])
-        return answers.render((json.loads(ctx.output_bytes(dep)) for dep in spec.deps), workspace)  # one at a time
+        return answers.assemble((ctx.output_bytes(dep) for dep in spec.deps), workspace)
 
     from promptgen.codeversion import code_version
 
@@ -165,6 +170,7 @@ def make_rules(size_cap: int, plan_infos: dict[str, PlanInfo], discovery_diags: 
     rules["prompt"] = Rule("prompt", version("prompt"), guard(compute_prompt, prompt_fallback), parallel=True)
     rules["next"] = Rule("next", version("prompt"), guard(compute_prompt, prompt_fallback), parallel=True)
     rules["summary"] = Rule("summary", version("summary"), compute_summary)
+    rules["answer"] = Rule("answer", version("answers"), compute_answer, parallel=True)
     rules["answers"] = Rule("answers", version("answers"), compute_answers)
     return rules
 

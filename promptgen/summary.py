@@ -5,6 +5,7 @@ achievement dependencies (from a valid parallel.json, else canonical order), col
 """
 from __future__ import annotations
 
+import json
 from typing import Iterable
 
 from promptgen.results import PlanStatus
@@ -60,11 +61,21 @@ def mermaid(s: PlanStatus) -> list[str]:
     return lines
 
 
+def plan_summary(s: PlanStatus) -> bytes:
+    """One plan's share of the summary, JSON `[plan file, row, mermaid lines or null]`: part of the
+    plan's `answer:` fragment (answers.py), so a changed status re-renders only its own plan."""
+    return json.dumps([s.info.plan_file, portfolio_row(s), mermaid(s) if s.achievements else None],
+                      ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def summarize(statuses: Iterable[PlanStatus]) -> dict:
-    """Rows and markdown of every status; the statuses are consumed one at a time (a generator keeps
-    one decoded status alive instead of all of them: 100k-document workspaces, docs/PERFORMANCE.md)."""
-    entries = sorted(((s.info.plan_file, portfolio_row(s), mermaid(s) if s.achievements else None)
-                      for s in statuses), key=lambda e: e[0])
+    """Rows and markdown of every status."""
+    return summarize_plans(plan_summary(s) for s in statuses)
+
+
+def summarize_plans(plans: Iterable[bytes]) -> dict:
+    """Rows and markdown from every plan's `plan_summary`, consumed one at a time."""
+    entries = sorted((tuple(json.loads(p)) for p in plans), key=lambda e: e[0])
     rows = [row for _, row, _ in entries]
     md = ["# promptgen summary", "", "| plan | progress | next | action | complete |", "|---|---|---|---|---|"]
     for r in rows:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from graph_cache.fs import RealFileSystem
 from promptgen import answers, service
 from promptgen.discover import discover
-from promptgen.report import CheckReport, sort_diags, status_document
+from promptgen.report import CheckReport, plan_entry, sort_diags, status_document
 
 EXEC_21 = "plans/ORBIT-SYNC/execution/EXECUTION_TASK_ORBIT-SYNC_21_02_V2.md"
 
@@ -79,7 +79,31 @@ def test_a_status_change_re_renders_the_answers(workspace):
     path.write_text(path.read_text(encoding="utf-8").replace("Complete", "In Progress", 1), encoding="utf-8")
     outcome = service.build(str(workspace))
     assert outcome.result.decisions["answers:workspace"][0] == "miss"
+    fragments = {n for n in outcome.result.decisions if n.startswith("answer:")}
+    assert len(fragments) == len(outcome.collected.names) > 1
+    assert {n for n in outcome.counts.recomputed if n.startswith("answer:")} == {"answer:ORBIT-SYNC"}  # one plan re-rendered
     before = json.loads(first.collected.answers.by_plan["ORBIT-SYNC"])
     after = json.loads(outcome.collected.answers.by_plan["ORBIT-SYNC"])
     assert before != after
     assert outcome.collected.answers.payload() == {**_reference(outcome), "diag_summary": outcome.diag_summary()}
+
+
+def test_fragments_assemble_to_the_rendering_of_every_status():
+    """Plans given in name order whose paths sort differently, unicode, diagnostics in both lists."""
+    def status(name: str, path: str, diags: list[dict]) -> dict:
+        return {"info": {"name": name, "plan_file": path, "plan_dir": path.rsplit("/", 1)[0], "layout": "nested"},
+                "title": f"Plan {name} – é", "achievements": [{"id": "1.1", "title": "x", "state": "approved"}],
+                "next": None, "complete": True, "diagnostics": diags[:1], "model_diagnostics": diags[1:]}
+    diag = lambda p, line, code: {"severity": "warning", "code": code, "path": p, "line": line, "message": "m"}  # noqa: E731
+    statuses = [status("ALPHA", "z/PLAN_ALPHA.md", [diag("z/a.md", 3, "W1"), diag("z/a.md", 1, "W2")]),
+                status("BETA", "a/PLAN_BETA.md", []), status("GAMMA", "m/PLAN_GAMMA.md", [diag("m/g.md", 2, "W1")])]
+    workspace = [diag("x.md", 1, "W9")]
+    packed = answers.assemble([answers.fragment(s) for s in statuses], workspace)
+    dumps = lambda o: json.dumps(o, ensure_ascii=False, separators=(",", ":")).encode()  # noqa: E731
+    parts = answers.unpack(packed)
+    every = workspace + [d for s in statuses for d in s["diagnostics"] + s["model_diagnostics"]]
+    assert parts[answers.FIELDS.index("status_json")] == dumps(status_document(statuses, every))
+    assert parts[answers.FIELDS.index("names")] == dumps(["ALPHA", "BETA", "GAMMA"])
+    assert parts[len(answers.FIELDS)] == dumps({"schema_version": 1, "plans": [plan_entry(statuses[0])],
+                                                 "diagnostics": sort_diags(statuses[0]["diagnostics"] + statuses[0]["model_diagnostics"])})
+    assert packed == answers.render(statuses, workspace)
