@@ -4,7 +4,9 @@
 functions of the plans' statuses and the workspace diagnostics only. As a graph node they are computed
 once, stored in `state.db` like any output, and reused while no status output fingerprint changed
 (early cutoff): an edit that changes no plan's status re-renders nothing, and collecting the answers
-costs one stored output instead of decoding every plan's status (docs/PERFORMANCE.md).
+costs one stored output instead of decoding every plan's status (docs/PERFORMANCE.md). Each plan's
+share is rendered by its own `answer:<plan>` node (a *fragment*), which the answers node assembles: a
+changed status re-renders one plan, then the assembly slices the others' rendered bytes.
 
 The output is packed so that each answer can be sliced out as the exact bytes that get printed, without
 decoding: a JSON array `[[len0, len1, ...], part0, part1, ...]` whose first element holds the byte
