@@ -10,8 +10,8 @@ always byte-identical to it.
 from __future__ import annotations
 
 import json
-from typing import Iterator
 from json.encoder import encode_basestring as _str  # C implementation, ensure_ascii=False
+from typing import Iterator
 
 _INDENTS = ["\n" + "  " * n for n in range(64)]
 _SEPS = ["," + i for i in _INDENTS]

@@ -68,11 +68,6 @@ def plan_summary(s: PlanStatus) -> bytes:
                       ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def summarize(statuses: Iterable[PlanStatus]) -> dict:
-    """Rows and markdown of every status."""
-    return summarize_plans(plan_summary(s) for s in statuses)
-
-
 def summarize_plans(plans: Iterable[bytes]) -> dict:
     """Rows and markdown from every plan's `plan_summary`, consumed one at a time."""
     entries = sorted((tuple(json.loads(p)) for p in plans), key=lambda e: e[0])
