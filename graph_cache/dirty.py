@@ -16,8 +16,8 @@ import heapq
 import marshal
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from .errors import CycleError
 from .changed_files import changed_files, files_to_check
+from .errors import CycleError
 from .fingerprint import hash_bytes
 from .graph_index import GraphIndex
 from .graph_specs import GraphSpecs

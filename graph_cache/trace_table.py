@@ -185,8 +185,8 @@ class TraceView(Mapping[str, Trace]):
         return out
 
     def items(self) -> Any:
-        """Every trace: the stored ones are read in one bulk SELECT first (after a change-driven build
-        that changed the graph, `graph.json` reads them all: 16k point SELECTs cost more than one)."""
+        """Every trace: the stored ones are read in one bulk SELECT first (`promptgen graph` reads them
+        all after a change-driven build: 16k point SELECTs cost more than one)."""
         if isinstance(self._old, TraceTable) and len(self._ids) - len(self._new) > BULK_ITEMS:
             self._old.load_all()
         return super().items()

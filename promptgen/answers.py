@@ -52,20 +52,21 @@ def unpack(data: bytes) -> list[bytes]:
     return parts
 
 
-def fragment(status: dict, *more: bytes) -> bytes:
+def fragment(status: dict, *more: object) -> bytes:
     """One plan's share of the answers, the output of its `answer:<plan>` node: its name, path,
     `status --json` entry, its own `status <plan> --json` document and its diagnostics (as in the status
-    output), then the `more` parts given (the plan's summary, `summary.plan_summary`), packed. Only a
-    plan whose status changed renders its fragment again."""
+    output), then the `more` values as JSON (the plan's summary, `summary.plan_summary`), packed. Only
+    a plan whose status changed renders its fragment again."""
     mine = status.get("model_diagnostics", []) + status.get("diagnostics", [])
     entry = plan_entry(status)
     entry_json = _dumps(entry)
     return pack([_dumps(status["info"]["name"]), _dumps(entry["path"]), entry_json,
-                 _document([entry_json], _dumps(sort_diags(mine))), _dumps(mine), *more])
+                 _document([entry_json], _dumps(sort_diags(mine))), _dumps(mine),
+                 *(_dumps(m) for m in more)])
 
 
 def extra_part(fragment_data: bytes) -> bytes:
-    """The first of a fragment's `more` parts."""
+    """The JSON of the first of a fragment's `more` values."""
     return unpack(fragment_data)[FRAGMENT_PARTS]
 
 

@@ -61,15 +61,14 @@ def mermaid(s: PlanStatus) -> list[str]:
     return lines
 
 
-def plan_summary(s: PlanStatus) -> bytes:
-    """One plan's share of the summary, JSON `[plan file, row, mermaid lines or null]`: part of the
-    plan's `answer:` fragment (answers.py), so a changed status re-renders only its own plan."""
-    return json.dumps([s.info.plan_file, portfolio_row(s), mermaid(s) if s.achievements else None],
-                      ensure_ascii=False, separators=(",", ":")).encode()
+def plan_summary(s: PlanStatus) -> list:
+    """One plan's share of the summary, `[plan file, row, mermaid lines or None]`: part of the plan's
+    `answer:` fragment (answers.py), so a changed status re-renders only its own plan."""
+    return [s.info.plan_file, portfolio_row(s), mermaid(s) if s.achievements else None]
 
 
 def summarize_plans(plans: Iterable[bytes]) -> dict:
-    """Rows and markdown from every plan's `plan_summary`, consumed one at a time."""
+    """Rows and markdown from every plan's `plan_summary` (as JSON), consumed one at a time."""
     entries = sorted((tuple(json.loads(p)) for p in plans), key=lambda e: e[0])
     rows = [row for _, row, _ in entries]
     md = ["# promptgen summary", "", "| plan | progress | next | action | complete |", "|---|---|---|---|---|"]
