@@ -55,11 +55,14 @@ def execute(*, root: str | None, as_json: bool, out: str | None, dry_run: bool, 
     from promptgen import service
 
     outcome = service.build(root, out_dir=out, dry_run=dry_run, profile=profile, lock_timeout=lock_timeout)
-    for warning in outcome.all_warnings():
-        sys.stderr.write(f"promptgen: warning: {warning}\n")
-    if metrics_file or push_gateway:
-        service.export_metrics(outcome, metrics_file=metrics_file, push_gateway=push_gateway, job=job)
-    sys.stdout.write((outcome.json_text() if as_json else outcome.table_text()) + "\n")
+    try:
+        for warning in outcome.all_warnings():
+            sys.stderr.write(f"promptgen: warning: {warning}\n")
+        if metrics_file or push_gateway:
+            service.export_metrics(outcome, metrics_file=metrics_file, push_gateway=push_gateway, job=job)
+        sys.stdout.write((outcome.json_text() if as_json else outcome.table_text()) + "\n")
+    finally:
+        outcome.close()
     if fail_if_changed and outcome.artifacts_changed:
         sys.stderr.write("promptgen: artifacts changed: " + ", ".join(outcome.artifacts_changed) + "\n")
         return errors.EXIT_CHECK_FAILED

@@ -39,7 +39,9 @@ def load(state_dir: str, key: bytes):
     """(CachedDiscovery, GraphSpec without stats) if cached under `key`, else None.
 
     The root specs stay marshalled (`SpecRows.lazy`) with their stored digest: an edit build compares
-    the digest with the last build's and never needs the specs themselves (graph_cache/dirty.py)."""
+    the digest with the last build's and never needs the specs themselves (graph_cache/dirty.py). The
+    plan infos are rebuilt without validation: they are our own `model_dump`s, checksummed (validating
+    would build PlanInfo's validator, which an edit build needs nowhere else)."""
     import xxhash
 
     from graph_cache.spec_rows import SpecRows
@@ -53,7 +55,7 @@ def load(state_dir: str, key: bytes):
             return None
         specs, digest, count, infos, disc_diags, diags, ws_diags = marshal.loads(body)
         spec = GraphSpec(specs=SpecRows.lazy(specs, digest, count),
-                         plan_infos={name: PlanInfo(**info) for name, info in infos.items()},
+                         plan_infos={name: PlanInfo.model_construct(**info) for name, info in infos.items()},
                          discovery_diags=disc_diags)
         return CachedDiscovery(diags, ws_diags), spec
     except Exception:  # missing, damaged or from another version: discover afresh

@@ -16,7 +16,7 @@ FeedbackKind = Literal["approved", "fix", "resolution", "skipped"]
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 def number_key(digits: str) -> tuple[int, str]:

@@ -9,33 +9,47 @@ import sys
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
-    from promptgen.fastpath import try_run
+    import gc
 
-    code = try_run(args)
-    if code is None:
-        from promptgen.buildcmd import parse_build_args
-
-        opts = parse_build_args(args)
-        if opts is not None:  # a plain build with work to do: no typer/rich imports needed
-            from promptgen.boundary import guarded
-            from promptgen.buildcmd import execute
-
-            code = guarded(lambda: execute(**opts))
-        else:
-            from promptgen.cli import run
-
-            code = run(args)
-    elif argv is None:  # answered by the fast path, as the console script (not called by a caller)
-        _quick_exit(code)
+    thresholds = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 20)  # a short-lived process: fewer collector passes (PERFORMANCE.md s. 14)
+    try:
+        code, own_exit = _dispatch(args)
+        if own_exit and argv is None:  # the console script (not called by a caller), nothing left open
+            _quick_exit(code)  # before the old thresholds are back: they would collect 50,000 objects
+    finally:
+        gc.set_threshold(*thresholds)
     sys.stdout.flush()
     sys.exit(code)
 
 
+def _dispatch(args: list[str]) -> tuple[int, bool]:
+    """(exit code, whether the process may skip its tear-down): the fast path's answer, else a plain
+    build's (typer-free; it closes what it opened), else the full CLI's (left to the normal exit)."""
+    from promptgen.fastpath import try_run
+
+    code = try_run(args)
+    if code is not None:
+        return code, True
+    from promptgen.buildcmd import parse_build_args
+
+    opts = parse_build_args(args)
+    if opts is not None:  # a plain build with work to do: no typer/rich imports needed
+        from promptgen.boundary import guarded
+        from promptgen.buildcmd import execute
+
+        return guarded(lambda: execute(**opts)), True
+    from promptgen.cli import run
+
+    return run(args), False
+
+
 def _quick_exit(code) -> None:
     """Leave without the interpreter's tear-down (freeing every object of the walk and the manifest:
-    ~4 % of a no-op at 10k documents), when nothing needs it: no atexit hook, no tracer or profiler
+    ~4 % of a no-op at 10k documents, ~5 % of an edit build with its imports), when nothing needs it: no atexit hook, no tracer or profiler
     (coverage, cProfile, pyinstrument write their results at exit). Everything the fast path writes
-    is unbuffered (os-level) except stdout/stderr, flushed here; a flush error takes the normal exit."""
+    is unbuffered (os-level) except stdout/stderr, flushed here; a flush error takes the normal exit. A
+    plain build has committed and closed its state file before (`buildcmd.execute`)."""
     import atexit
     import os
 

@@ -110,3 +110,49 @@ def test_never_built_root_status_builds_first(cli, workspace, expected):
     doc = cli("status", "--root", str(workspace), "--json").json()
     assert {p["name"] for p in doc["plans"]} == {p["name"] for p in expected["plans"]}
     assert (workspace / ".promptgen").is_dir()
+
+
+_CONSOLE = """import sys
+class Marker:  # its __del__ runs only if the interpreter tears down (a global of __main__)
+    def __del__(self, open=open, path=sys.argv[1]):  # builtins may be gone by then
+        with open(path, "w") as f:
+            f.write("torn down")
+marker = Marker()
+if sys.argv[3] == "atexit":
+    import atexit
+    atexit.register(lambda: None)  # a hook to honour: the normal exit
+sys.argv = ["promptgen", "build", "--json", "--root", sys.argv[2]]
+from promptgen.entry import main
+main()
+"""
+
+
+def test_plain_build_skips_the_tear_down_after_closing_its_state(cli, workspace, tmp_path):
+    """As the console script, a build with work to do leaves with os._exit once its output is flushed and
+    its state file closed; with an atexit hook registered it takes the normal exit (the marker proves
+    which one ran). Either way the next build is answered by the fast path, with nothing to recompute."""
+    import json
+    import subprocess
+    import sys
+
+    def history_of(root) -> list[dict]:
+        lines = (root / ".promptgen" / "history.jsonl").read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines]
+
+    def console(mode: str) -> tuple[dict, bool]:
+        marker = tmp_path / f"marker-{mode}"
+        res = subprocess.run([sys.executable, "-c", _CONSOLE, str(marker), str(workspace), mode],
+                             capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr
+        assert not list((workspace / ".promptgen").glob("state.db-*"))  # no journal left: committed
+        return json.loads(res.stdout), marker.exists()
+
+    cold = build(cli, workspace)
+    execution = workspace / EXEC_32
+    for n, mode in enumerate(("quick", "atexit")):  # edit builds: no worker pool (it registers atexit hooks)
+        execution.write_text(execution.read_text(encoding="utf-8") + f"\n- note {n}\n", encoding="utf-8")
+        edit, torn_down = console(mode)
+        assert torn_down == (mode == "atexit")
+        assert 0 < sum(totals(edit)[1:]) < cold["nodes_total"]
+    again = build(cli, workspace)
+    assert sum(totals(again)[1:]) == 0 and history_of(workspace)[-1]["fast_path"]
