@@ -167,6 +167,7 @@ def write_all(cfg: Config, out_dir: str | None, result, collected, store) -> tup
             previous = {}
     except (OSError, ValueError, RecursionError):
         previous = {}
+    written_before = {name for name in previous if name.startswith("plans/")}  # plan folders we wrote
     groups = _groups(result, collected)
     stale = [name for name, (key, _render) in sorted(groups.items())
              if previous.get(name) != key or not all(os.path.isfile(os.path.join(base, r)) for r in _group_files(name))]
@@ -178,12 +179,9 @@ def write_all(cfg: Config, out_dir: str | None, result, collected, store) -> tup
         for rel, text in sorted(groups[name][1]().items()):
             if write_if_changed(os.path.join(base, rel), text):
                 written.append(rel)
-    plans_dir = os.path.join(base, "plans")
-    if os.path.isdir(plans_dir):
-        live = {name.split("/")[1] for name in groups if name.startswith("plans/")}
-        for name in sorted(os.listdir(plans_dir)):
-            if name not in live and _remove_plan_artifacts(os.path.join(plans_dir, name)):
-                written.append(f"plans/{name}/")
+    for group in sorted(written_before - groups.keys()):  # vanished plans: only folders this state names
+        if "/" not in group[len("plans/"):] and _remove_plan_artifacts(os.path.join(base, group)):
+            written.append(f"{group}/")
     state = {name: key for name, (key, _render) in groups.items()}
     if state != previous:
         _save_state(state_path, state)
@@ -206,8 +204,9 @@ def _save_state(path: str, state: dict) -> None:
 def _remove_plan_artifacts(folder: str) -> bool:
     """Remove a vanished plan's artifact files, then its folder if that left it empty.
 
-    Only the files promptgen writes are removed: an `--out` folder that also holds other things (even
-    a methodology `plans/` tree) loses nothing else. True when something was removed.
+    Called only for plans the folder's artifact state says promptgen wrote, and only the files
+    promptgen writes are removed: an `--out` folder that also holds other things (even a methodology
+    `plans/` tree with its own `next.md` files) loses nothing else. True when something was removed.
     """
     if os.path.islink(folder) or not os.path.isdir(folder):
         return False

@@ -183,6 +183,22 @@ def test_out_dir_inside_the_workspace_deletes_no_document(cli, workspace):
         assert path.read_bytes() == data, path
 
 
+def test_out_dir_keeps_foreign_files_named_like_plan_artifacts(cli, workspace, tmp_path):
+    """A `plans/<name>/` folder of the `--out` folder that promptgen never wrote keeps its `next.md` and
+    `status.json` (they are the user's), while a plan that promptgen did write is pruned when it goes."""
+    out = tmp_path / "ci-out"
+    mine = {out / "plans" / "NOTES" / name: f"mine: {name}\n" for name in ("next.md", "status.json")}
+    for path, text in mine.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    build(cli, workspace, "--out", str(out))
+    shutil.rmtree(workspace / "plans" / "EMBER-NOTES")
+    build(cli, workspace, "--out", str(out))
+    assert not (out / "plans" / "EMBER-NOTES").exists()
+    for path, text in mine.items():
+        assert path.read_text(encoding="utf-8") == text
+
+
 # -- containment ----------------------------------------------------------------------------------------------
 
 def snapshot(top: Path, skip: tuple[Path, ...]) -> dict[str, tuple]:
