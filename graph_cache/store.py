@@ -20,6 +20,7 @@ from . import graph_index
 from .errors import GraphCacheError, StateDirError
 from .file_table import FileTable
 from .fingerprint import FileRecord
+from .fs import open_regular, read_regular
 from .model import Trace
 from .store_db import (CHECKED_SUFFIX, DB_NAME, MAGIC, SCHEMA_VERSION, connect,  # noqa: F401
                        create_atomically, decode_trace, encode_trace, file_row, file_rows, init_schema,
@@ -110,9 +111,10 @@ class Store:
     @classmethod
     def _load(cls, path: str, state_dir: str, *, read_only: bool) -> Store:
         try:
-            with open(path, "rb") as f:
-                head = f.read(len(MAGIC))
+            head = read_regular(path, len(MAGIC))
         except OSError as e:
+            if e.errno == 22:  # a FIFO, device or folder named like the db (open would block or fail)
+                raise _Discard(f"{DB_NAME} is not a regular file") from None
             if read_only:
                 raise _Discard(f"cannot read {DB_NAME}: {e.strerror or e}") from None
             raise _dir_error(state_dir, e) from e
@@ -358,8 +360,7 @@ def _unchanged_since_commit(path: str) -> bool:
     wrote it since, so the full `PRAGMA quick_check` (a scan of the whole file) can be skipped; the
     engine still checks every trace it decodes and every output it loads against its fingerprint."""
     try:
-        with open(path + CHECKED_SUFFIX, encoding="ascii") as f:
-            return f.read() == _stamp(path)
+        return read_regular(path + CHECKED_SUFFIX).decode("ascii") == _stamp(path)
     except (OSError, ValueError):
         return False
 
@@ -367,7 +368,8 @@ def _unchanged_since_commit(path: str) -> bool:
 def _mark_committed(path: str) -> None:
     try:
         stamp = _stamp(path)
-        with open(path + CHECKED_SUFFIX, "w", encoding="ascii") as f:
+        with os.fdopen(open_regular(path + CHECKED_SUFFIX, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "w",
+                       encoding="ascii") as f:
             f.write(stamp)
     except OSError:  # only an optimisation: the next open runs quick_check
         pass
@@ -377,8 +379,8 @@ def _is_corruption(e: sqlite3.Error) -> bool:
     code = getattr(e, "sqlite_errorcode", None)
     if code is not None:
         return code & 0xFF in (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
-    msg = str(e)
-    return "malformed" in msg or "not a database" in msg
+    msg = str(e)  # "Could not decode": damaged text in a row (Python's sqlite3, no SQLite error code)
+    return "malformed" in msg or "not a database" in msg or "Could not decode" in msg
 
 
 def _warning(state_dir: str, why: str) -> str:

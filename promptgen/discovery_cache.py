@@ -44,13 +44,13 @@ def load(state_dir: str, key: bytes):
     would build PlanInfo's validator, which an edit build needs nowhere else)."""
     import xxhash
 
+    from graph_cache.fs import read_regular
     from graph_cache.spec_rows import SpecRows
     from promptgen.graphspec import GraphSpec
     from promptgen.results import PlanInfo
 
     try:
-        with open(os.path.join(state_dir, FILE), "rb") as f:
-            magic, stored_key, checksum, body = marshal.loads(f.read())
+        magic, stored_key, checksum, body = marshal.loads(read_regular(os.path.join(state_dir, FILE)))
         if magic != MAGIC or stored_key != key or xxhash.xxh3_128_digest(body) != checksum:
             return None
         specs, digest, count, infos, disc_diags, diags, ws_diags = marshal.loads(body)

@@ -16,6 +16,7 @@ skip and count records of another shape (`valid_record`): the file is disposable
 from __future__ import annotations
 
 import os
+import re
 import time
 
 HISTORY = "history.jsonl"
@@ -67,15 +68,18 @@ def _keep_of(data: bytes) -> int | None:
 
 
 def _read(path: str) -> bytes:
+    from graph_cache.fs import read_regular
+
     try:
-        with open(path, "rb") as fh:
-            return fh.read()
+        return read_regular(path)
     except FileNotFoundError:
         return b""
 
 
 def _append_bytes(path: str, line: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    from graph_cache.fs import open_regular  # a FIFO named history.jsonl raises instead of blocking
+
+    fd = open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     try:
         os.write(fd, line)
     finally:
@@ -173,12 +177,16 @@ def valid_record(rec: object) -> bool:
     return isinstance(rec.get("fast_path", False), bool)
 
 
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def read(state_dir: str, limit: int) -> tuple[list[dict], int]:
     """The last `limit` valid records, oldest first, and how many lines were skipped on the way to
     them (torn, not JSON, or of another shape; blank lines are not counted)."""
+    from graph_cache.fs import read_regular
+
     try:
-        with open(os.path.join(state_dir, HISTORY), "rb") as fh:
-            lines = fh.read().splitlines()
+        lines = read_regular(os.path.join(state_dir, HISTORY)).splitlines()
     except OSError:
         return [], 0
     import json
@@ -192,7 +200,9 @@ def read(state_dir: str, limit: int) -> tuple[list[dict], int]:
             continue
         try:
             rec = json.loads(raw)
-        except (ValueError, RecursionError):  # also UnicodeDecodeError and over-long integers
+            if _ESCAPED_SURROGATE.search(raw):  # `\ud800`: a str that cannot be printed as UTF-8
+                json.dumps(rec, ensure_ascii=False).encode("utf-8")
+        except (ValueError, RecursionError):  # also Unicode errors and over-long integers
             rec = None
         if valid_record(rec):
             out.append(rec)

@@ -1,4 +1,5 @@
-"""Finding the project root and the raw configuration bytes. Only `os` is imported (no-op path).
+"""Finding the project root and the raw configuration bytes. Only `os` and `graph_cache.fs` are imported
+(no-op path).
 
 The root is the folder that holds `.promptgen/` (the state directory): `--root` if given, else the
 nearest ancestor of the current directory holding `.promptgen/`, else the current directory.
@@ -6,6 +7,8 @@ nearest ancestor of the current directory holding `.promptgen/`, else the curren
 from __future__ import annotations
 
 import os
+
+from graph_cache.fs import read_regular
 
 STATE_DIR = ".promptgen"
 CONFIG_FILE = "config.toml"
@@ -36,8 +39,7 @@ def config_bytes(root: str) -> bytes:
     chunks = []
     for rel in (os.path.join(STATE_DIR, CONFIG_FILE), "pyproject.toml"):
         try:
-            with open(os.path.join(root, rel), "rb") as fh:
-                chunks.append(rel.encode() + b"\0" + fh.read())
-        except OSError:
+            chunks.append(rel.encode() + b"\0" + read_regular(os.path.join(root, rel)))
+        except OSError:  # missing, or not a regular file (a FIFO would block): config.py reports it
             chunks.append(rel.encode() + b"\0-")
     return b"\1".join(chunks)

@@ -74,11 +74,23 @@ class _QuietGC:
 
 
 def run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | None, on_wait, profile: bool):
+    """One build. A graph that cannot be ordered (`CycleError`) can only come from stored traces whose
+    children were damaged behind the checksums (the rules build no cycle): the build is then run once
+    more from an empty state, with a warning; a second failure is a bug and propagates."""
+    from graph_cache.errors import CycleError
+
     with _QuietGC():
-        return _run(cfg, started, out_dir=out_dir, timeout=timeout, on_wait=on_wait, profile=profile)
+        try:
+            return _run(cfg, started, out_dir=out_dir, timeout=timeout, on_wait=on_wait, profile=profile)
+        except CycleError as exc:
+            shown = "".join(c if c.isprintable() else "?" for c in str(exc)[:300])  # damaged ids: NULs...
+            why = f"state.db: stored graph inconsistent: {shown}"
+            return _run(cfg, started, out_dir=out_dir, timeout=timeout, on_wait=on_wait, profile=profile,
+                        discard=why)
 
 
-def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | None, on_wait, profile: bool):
+def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | None, on_wait, profile: bool,
+         discard: str | None = None):
     from graph_cache.engine import Engine
     from graph_cache.errors import LockTimeout, StateDirError
     from graph_cache.events import CountingSink, EventBus
@@ -92,7 +104,11 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
     try:
         with StateLock(cfg.state_dir, timeout=timeout, on_wait=on_wait):
             phases.lap("lock")
+            if discard is not None:
+                _remove_state_db(cfg.state_dir)
             store, warning = Store.open(cfg.state_dir)
+            if discard is not None:
+                warning = f"discarded unusable build state in {cfg.state_dir} ({discard}); rebuilding everything"
             phases.lap("load-state")
             try:
                 fs, disc, spec, rules, save_discovery, seen = _engine_parts(cfg, phases)
@@ -145,6 +161,19 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
         raise errors.LockTimeoutError(f"{exc} ({LOCK_TIMEOUT_HINT})") from None
     except StateDirError as exc:
         raise errors.StateDirError(str(exc)) from None
+
+
+def _remove_state_db(state_dir: str) -> None:
+    """Delete the state file (under the lock) so that `Store.open` starts from an empty one."""
+    from graph_cache.store_db import CHECKED_SUFFIX, DB_NAME
+
+    for name in (DB_NAME, DB_NAME + CHECKED_SUFFIX):
+        try:
+            os.remove(os.path.join(state_dir, name))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise errors.StateDirError(f"cannot remove damaged state file {exc.filename}: {exc.strerror}") from None
 
 
 def _write_error(what: str, exc: OSError) -> str:

@@ -5,7 +5,8 @@ Shared by discovery (full path) and the no-op fast path, so both see exactly the
 root when it has neither plans folder), never follows a symlink out of the root (info
 `symlink-skipped`), skips dot-folders and tool folders, and keeps only regular files whose name is a
 candidate (`PLAN_`, `SUBPLAN_`, ... `.md`, or `parallel.json`): FIFOs and devices are never opened. A
-candidate that cannot be stat-ed (a dangling link inside the root, a link loop) maps to None.
+candidate that cannot be stat-ed (a dangling link inside the root, a link loop) maps to None. A folder
+or candidate whose name is not valid UTF-8 is skipped with a warning `encoding`.
 """
 from __future__ import annotations
 
@@ -41,6 +42,25 @@ def _inside(real: str, root_real: str) -> bool:
 def _symlink_note(path: str) -> dict:
     return {"code": "symlink-skipped", "severity": "info", "path": path, "line": None, "achievement": None,
             "message": "symbolic link points outside the root; not followed", "detail": None}
+
+
+def _bad_name(name: str) -> bool:
+    """True for a name that is not valid UTF-8 (os gives its bytes as lone surrogates): no path of the
+    build may hold it (JSON, SQLite and the reports are UTF-8)."""
+    if name.isascii():
+        return False
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _bad_name_note(path: str) -> dict:
+    shown = "".join(f"%{ord(c) - 0xDC00:02X}" if 0xDC80 <= ord(c) <= 0xDCFF else c for c in path)
+    return {"code": "encoding", "severity": "warning", "path": shown, "line": None, "achievement": None,
+            "message": "file or folder name is not valid UTF-8 (its undecodable bytes shown as %XX); not read",
+            "detail": None}
 
 
 def scan_tree(root: str, max_depth: int = MAX_DEPTH) -> tuple[dict, tuple, list]:
@@ -84,6 +104,9 @@ def scan_tree(root: str, max_depth: int = MAX_DEPTH) -> tuple[dict, tuple, list]
                     regular = False
                 if regular:  # is_candidate, inlined (the _FIRST pre-filter does not pay: most names pass)
                     if files_here and (name.endswith(".md") and name.startswith(PREFIXES) or name == "parallel.json"):
+                        if _bad_name(name):
+                            notes.append(_bad_name_note(prefix + name))
+                            continue
                         try:
                             st = e.stat()
                             files[prefix + name] = (st.st_mtime_ns, st.st_size, st.st_ino)
@@ -92,6 +115,10 @@ def scan_tree(root: str, max_depth: int = MAX_DEPTH) -> tuple[dict, tuple, list]
                     continue
                 path = prefix + name
                 is_dir = _is_dir(e)
+                if _bad_name(name):
+                    if is_dir and deeper and name[0] != "." or files_here and is_candidate(name):
+                        notes.append(_bad_name_note(path))  # a folder we would walk, or a candidate
+                    continue
                 if e.is_symlink():
                     real = os.path.realpath(e.path)
                     if not _inside(real, root_real):

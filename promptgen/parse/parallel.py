@@ -171,6 +171,27 @@ def _check(doc: dict, text: str, path: str, feature: str, diags: list) -> Parall
                        level=level if isinstance(level, str) else None, items=tuple(items), diagnostics=tuple(diags))
 
 
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_constant(name: str):
+    """`NaN`, `Infinity` and `-Infinity` are not JSON (json.loads accepts them by default)."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _without_surrogates(value):
+    """`value` with every lone surrogate (from an escape like `\\ud800`) replaced by U+FFFD: strings of
+    a document must be printable as UTF-8."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    return value
+
+
 def _parse(data, path: str, feature: str, size_cap: int) -> ParallelDoc:
     prep = common.prepare(data, path, size_cap)
     if prep.state == "too-large":
@@ -181,7 +202,9 @@ def _parse(data, path: str, feature: str, size_cap: int) -> ParallelDoc:
         return ParallelDoc(path=path, valid=False, diagnostics=tuple(diags))
     text = prep.text
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=_no_constant)
+        if _ESCAPED_SURROGATE.search(text):
+            doc = _without_surrogates(doc)
     except RecursionError:
         diags.append(_invalid(path, "syntax", "nesting too deep to parse"))
         return ParallelDoc(path=path, valid=False, diagnostics=tuple(diags))

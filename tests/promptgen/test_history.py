@@ -143,7 +143,8 @@ def test_stats_skips_and_counts_records_of_another_shape(cli, workspace):
     bad = ['[1, 2]', '"text"', 'null', '{"by_type": {"plan": 5}}', '{"by_type": {"plan": {"hit": "many"}}}',
            '{"by_type": {}, "phases": {"x": "y"}}', '{"by_type": {}, "phases": [1]}', '{"by_type": {}, "duration_s": "slow"}',
            '{"by_type": {}, "phases": {"x": NaN}}', '{"by_type": {"plan": {"hit": true}}}', '{"by_type": []}',
-           '{"by_type": {}, "fast_path": "yes"}', '{"by_type": {}, "keep": ' + "9" * 5000 + '}', "{torn"]
+           '{"by_type": {}, "fast_path": "yes"}', '{"by_type": {}, "keep": ' + "9" * 5000 + '}', "{torn",
+           '{"by_type": {"\\ud800": {"hit": 1}}}']  # a lone surrogate: valid JSON, not printable as UTF-8
     (workspace / ".promptgen" / "history.jsonl").write_text(good + "\n".join(bad) + "\n\n" + good, encoding="utf-8")
     res = cli("stats", "--root", str(workspace), "--json")
     assert res.code == 0 and res.err == "", res.err

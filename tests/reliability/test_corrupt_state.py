@@ -106,6 +106,18 @@ def _random_bytes(db: Path, keep_header: int) -> None:
     db.write_bytes(data[:keep_header] + bytes(rnd.getrandbits(8) for _ in range(len(data) - keep_header)))
 
 
+def _replace_everywhere(db: Path, needle: bytes, damage) -> None:
+    """Damage every stored copy of `needle` (node ids sit in traces, children, edges, outputs)."""
+    data = bytearray(db.read_bytes())
+    start, found = data.find(needle), 0
+    while start >= 0:
+        data[start:start + len(needle)] = damage(needle)
+        found += 1
+        start = data.find(needle, start + 1)
+    assert found, needle
+    db.write_bytes(bytes(data))
+
+
 STATE_DB_DAMAGE = {
     "zero-length": lambda db: db.write_bytes(b""),
     "truncated-in-header": lambda db: db.write_bytes(db.read_bytes()[:50]),
@@ -121,6 +133,11 @@ STATE_DB_DAMAGE = {
     "garbled-output-json": lambda db: _sql(db, "UPDATE outputs SET data = x'7b2261223a' "
                                                "WHERE node_id LIKE 'status:%'"),
     "garbled-record-text": _garble_text,
+    # Found by fuzzing: text that is not UTF-8 in a node id (Python's sqlite3 cannot decode the row), and
+    # zeroed node ids inside the stored children of generator traces (deps on nodes that never appear).
+    "invalid-utf8-node-id": lambda db: _replace_everywhere(
+        db, f"execution:{EDITED}".encode(), lambda n: n[:-9] + b"\xff" + n[-8:]),
+    "zeroed-child-ids": lambda db: _replace_everywhere(db, b"template:apply_fixes", lambda n: bytes(16) + n[16:]),
 }
 # Damage SQLite cannot detect (garbled-output-json, garbled-record-text): every output loaded from state.db
 # is checked against its trace's output fingerprint (graph_cache/engine.py `_Build.output_bytes`), and a
@@ -166,7 +183,7 @@ def test_damaged_state_db_warns_once_and_answers_like_a_clean_build(built, tmp_p
 
 @pytest.mark.parametrize("damage", [case(n, slow={"random-pages-after-header", "newer-schema"}, xfail=XFAIL)
                                     for n in ("zero-length", "random-pages-after-header", "newer-schema",
-                                              "garbled-record-text")])
+                                              "garbled-record-text", "invalid-utf8-node-id", "zeroed-child-ids")])
 def test_damaged_state_db_found_by_the_next_edit_build(built, tmp_path, damage):
     """Manifest intact: the no-op path does not need state.db; the next edit opens it, warns, rebuilds."""
     root = copy_built(built, tmp_path / "ws")

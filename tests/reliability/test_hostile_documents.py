@@ -489,3 +489,50 @@ def test_empty_documents_of_every_kind(tmp_path):
     assert states(doc, "NIL") == {}
     ok("next", "NIL", "--root", str(root))
     ok("next", "VOID", "--root", str(root))
+
+
+# ------------------------------------------------------------------------------------------ names and state files
+
+
+def test_names_that_are_not_utf8_are_skipped_with_a_warning(tmp_path):
+    """A folder or a candidate whose name is not valid UTF-8 (os hands its bytes over as lone surrogates,
+    which no JSON, SQLite text or report can hold) is skipped with a warning `encoding` whose path shows
+    those bytes as %XX; everything else answers as without it."""
+    clean = ok("status", "--json", "--root", str(_fixture_copy(tmp_path / "clean"))).json()
+    root = _fixture_copy(tmp_path / "ws")
+    raw = os.fsencode(root)
+    os.makedirs(raw + b"/plans/\xff/HX")
+    with open(raw + b"/plans/\xff/HX/PLAN_HX.md", "w", encoding="utf-8") as fh:
+        fh.write(plan_text("HX", ["1.1"]))
+    for name in (b"execution/EXECUTION_TASK_ORBIT-SYNC_11_01_\xe9.md", b"subplans/SUBPLAN_ORBIT-SYNC_\xff.md"):
+        with open(raw + b"/plans/ORBIT-SYNC/" + name, "wb") as fh:
+            fh.write(b"# not read\n")
+    with open(raw + b"/plans/ORBIT-SYNC/notes-\xff.txt", "wb"):  # not a candidate: no warning
+        pass
+    for args in (("build", "--json"), ("status", "--json"), ("check", "--json"), ("build", "--json")):
+        res = cli(*args, "--root", str(root))
+        assert res.code in ((0, 1) if args[0] == "check" else (0,)), (args, res.err)
+    doc = ok("status", "--json", "--root", str(root)).json()
+    assert_well_formed(doc["diagnostics"], root)
+    assert doc["plans"] == clean["plans"]
+    skipped = sorted(d["path"] for d in doc["diagnostics"] if d["code"] == "encoding" and d["line"] is None)
+    assert skipped == ["plans/%FF", "plans/ORBIT-SYNC/execution/EXECUTION_TASK_ORBIT-SYNC_11_01_%E9.md",
+                       "plans/ORBIT-SYNC/subplans/SUBPLAN_ORBIT-SYNC_%FF.md"]
+
+
+@pytest.mark.parametrize("rel", ["pyproject.toml", ".promptgen/config.toml", ".promptgen/discovery.bin",
+                                 ".promptgen/state.db", ".promptgen/state.db.checked", ".promptgen/history.jsonl"])
+def test_fifos_named_like_state_or_config_files_never_hang(tmp_path, rel):
+    """Opening a FIFO without a writer blocks: configuration and state files are opened non-blocking and
+    refused unless regular. A build after an edit ends with exit 0, or 4 when the history cannot be
+    appended (a state file error), and the answers stay right."""
+    clean = ok("status", "--json", "--root", str(_fixture_copy(tmp_path / "clean"))).json()
+    root = _fixture_copy(tmp_path / "ws")
+    ok("build", "--root", str(root))
+    (root / rel).unlink(missing_ok=True)
+    os.mkfifo(root / rel)
+    path = root / "plans/ORBIT-SYNC/PLAN_ORBIT-SYNC.md"
+    path.write_text(path.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    res = cli("build", "--json", "--root", str(root), timeout=60)
+    assert res.code == (4 if rel.endswith("history.jsonl") else 0), res.err
+    assert ok("status", "--json", "--root", str(root), timeout=60).json()["plans"] == clean["plans"]

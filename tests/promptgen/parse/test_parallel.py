@@ -139,3 +139,22 @@ def test_find_cycles():
     chain["50000"] = ["0"]
     (big,) = find_cycles(chain)
     assert len(big) == 50001
+
+
+@pytest.mark.parametrize("raw", [b'{"plan_name": "F", "achievements": [], "x": NaN}', b'[Infinity]', b'{"a": -Infinity}'])
+def test_non_json_constants_are_syntax_errors(raw):
+    doc = par(raw, raw=True)
+    assert not doc.valid and invalid(doc) == ["syntax"] and "not a JSON value" in doc.diagnostics[-1].message
+
+
+def test_escaped_lone_surrogates_become_replacement_characters():
+    """`"\\ud800"` is valid JSON but no UTF-8 text: the values are kept with U+FFFD, so the document can be
+    stored and printed (it made every command fail)."""
+    raw = (b'{"plan_name": "\\ud800F", "parallelization_level": "\\udc00", "achievements": '
+           b'[{"achievement_id": "1.1", "title": "a\\udfffb", "dependencies": []}], "\\ud801": 1}')
+    doc = par(raw, raw=True)
+    assert doc.plan_name == "\ufffdF" and doc.level == "\ufffd"
+    assert doc.model_dump_json().encode("utf-8")
+    pair = par(b'{"plan_name": "\\ud83d\\ude00", "achievements": []}', raw=True)  # a pair is one character
+    assert pair.plan_name == "\U0001F600"
+
