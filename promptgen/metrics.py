@@ -10,6 +10,7 @@ process-global state): every metric describes the one build that produced it. Se
 """
 from __future__ import annotations
 
+import os
 import sys
 
 BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
@@ -126,6 +127,16 @@ def _warn(message: str) -> None:
     sys.stderr.write(f"promptgen: warning: {message}\n")
 
 
+def _not_a_file(path: str) -> bool:
+    """True when `path` exists as something else than a regular file (a device, a FIFO, a folder)."""
+    import stat
+
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def export(outcome, *, metrics_file: str | None, push_gateway: str | None, job: str) -> None:
     """Write the textfile (atomically) and/or push; failures are warnings, never a failed build."""
     sink = outcome.metrics
@@ -133,7 +144,9 @@ def export(outcome, *, metrics_file: str | None, push_gateway: str | None, job: 
         _warn("metrics are not exported by a dry run (nothing was built)")
         return
     reg = registry_for(sink, outcome.diagnostics, outcome.elapsed, outcome.phases)
-    if metrics_file:
+    if metrics_file and _not_a_file(metrics_file):  # os.replace would put a file in its place
+        _warn(f"cannot write metrics file {metrics_file}: it exists and is not a regular file")
+    elif metrics_file:
         from prometheus_client import write_to_textfile
 
         try:  # writes <path>.<pid>.<thread> in the same folder, then os.replace: readers never see half a file

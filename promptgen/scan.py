@@ -6,7 +6,8 @@ root when it has neither plans folder), never follows a symlink out of the root 
 `symlink-skipped`), skips dot-folders and tool folders, and keeps only regular files whose name is a
 candidate (`PLAN_`, `SUBPLAN_`, ... `.md`, or `parallel.json`): FIFOs and devices are never opened. A
 candidate that cannot be stat-ed (a dangling link inside the root, a link loop) maps to None. A folder
-or candidate whose name is not valid UTF-8 is skipped with a warning `encoding`.
+or candidate whose name is not valid UTF-8 is skipped with a warning `encoding`; a folder that cannot be
+listed (permission) gets an error `unreadable`.
 """
 from __future__ import annotations
 
@@ -63,6 +64,12 @@ def _bad_name_note(path: str) -> dict:
             "detail": None}
 
 
+def _unlistable_note(path: str, exc: OSError) -> dict:
+    return {"code": "unreadable", "severity": "error", "path": path, "line": None, "achievement": None,
+            "message": f"folder cannot be listed ({exc.strerror or exc}); the documents in it are not seen",
+            "detail": None}
+
+
 def scan_tree(root: str, max_depth: int = MAX_DEPTH) -> tuple[dict, tuple, list]:
     """({path: (mtime_ns, size, ino) or None}, containers, diagnostics) for the workspace at `root`.
 
@@ -90,8 +97,12 @@ def scan_tree(root: str, max_depth: int = MAX_DEPTH) -> tuple[dict, tuple, list]
         deeper = depth < max_depth
         try:
             if entries is None:
-                with os.scandir(os.path.join(root, d)) as it:
-                    entries = list(it)
+                try:
+                    with os.scandir(os.path.join(root, d)) as it:
+                        entries = list(it)
+                except PermissionError as exc:  # its documents exist but cannot be seen: say so
+                    notes.append(_unlistable_note(d, exc))
+                    continue
             for e in entries:
                 name = e.name
                 if only is not None and name not in only:

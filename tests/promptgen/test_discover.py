@@ -225,3 +225,26 @@ def test_many_files_fast():  # pragma: no cover - timing smoke test
     t = time.perf_counter()
     d = discover(fs)
     assert len(d.plans) == 200 and time.perf_counter() - t < 30
+
+
+def test_folder_that_cannot_be_listed_is_an_unreadable_error(tmp_path, monkeypatch):
+    """A permission error listing a folder (as root, chmod cannot produce one: simulated) is reported
+    with the folder's path, instead of its plans silently vanishing."""
+    from promptgen import scan
+
+    (tmp_path / "plans" / "LOCKED").mkdir(parents=True)
+    (tmp_path / "plans" / "LOCKED" / "PLAN_LOCKED.md").write_text("# PLAN\n", encoding="utf-8")
+    (tmp_path / "plans" / "OPEN").mkdir()
+    (tmp_path / "plans" / "OPEN" / "PLAN_OPEN.md").write_text("# PLAN\n", encoding="utf-8")
+    real = os.scandir
+
+    def scandir(path="."):
+        if str(path).endswith(os.path.join("plans", "LOCKED")):
+            raise PermissionError(13, "Permission denied", path)
+        return real(path)
+
+    monkeypatch.setattr(scan.os, "scandir", scandir)
+    files, _, notes = scan.scan_tree(str(tmp_path))
+    assert list(files) == ["plans/OPEN/PLAN_OPEN.md"]
+    assert [(n["code"], n["severity"], n["path"]) for n in notes] == [("unreadable", "error", "plans/LOCKED")]
+    assert "Permission denied" in notes[0]["message"]

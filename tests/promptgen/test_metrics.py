@@ -80,6 +80,18 @@ def test_unreachable_gateway_is_a_warning_and_the_build_succeeds(cli, workspace,
     assert build(cli, workspace)["recomputed"] == []
 
 
+def test_metrics_file_never_replaces_a_fifo_or_a_folder(cli, workspace, tmp_path):
+    """The textfile is written by rename: a FIFO (or a device such as /dev/full) or a folder at that path
+    would be replaced; it is left alone with a warning, and the build succeeds."""
+    fifo, folder = tmp_path / "metrics.fifo", tmp_path / "metrics.d"
+    os.mkfifo(fifo)
+    folder.mkdir()
+    for target in (fifo, folder):
+        res = cli("build", "--root", str(workspace), "--metrics-file", str(target))
+        assert res.code == 0 and "not a regular file" in res.err, res.err
+    assert fifo.is_fifo() and folder.is_dir() and not any(folder.iterdir())
+
+
 def test_unwritable_metrics_file_is_a_warning(cli, workspace, tmp_path):
     target = tmp_path / "missing-dir" / "m.prom"
     res = cli("build", "--root", str(workspace), "--metrics-file", str(target))
