@@ -176,13 +176,35 @@ def _diag_key(d: Diagnostic) -> tuple:
     return (d.path, d.line or 0, d.code, d.message, d.detail or "")
 
 
+_plan_diags: list = [None, None, {}]  # the last (model, status) and its diagnostics by achievement / path
+
+
+def _plan_diagnostics(model: PlanModel, status: PlanStatus) -> dict[tuple, list[tuple[int, Diagnostic]]]:
+    """The plan's own errors and warnings (model, then status), with their positions, by ("a", id) or,
+    without an achievement, by ("p", path). Kept for the last plan: its prompts are rendered one after
+    the other, and scanning every plan diagnostic per achievement made plans with thousands of
+    achievements quadratic."""
+    if _plan_diags[0] is not model or _plan_diags[1] is not status:
+        index: dict[tuple, list[tuple[int, Diagnostic]]] = {}
+        for n, d in enumerate((*model.diagnostics, *status.diagnostics)):
+            if d.severity in ("error", "warning"):
+                key = ("a", d.achievement) if d.achievement is not None else ("p", d.path)
+                index.setdefault(key, []).append((n, d))
+        _plan_diags[:] = [model, status, index]
+    return _plan_diags[2]
+
+
 def achievement_diagnostics(model: PlanModel, status: PlanStatus, files: AchievementFiles) -> list[Diagnostic]:
     """Errors and warnings that concern one achievement or one of its files (deduplicated, sorted)."""
     paths = {files.subplan.path} if files.subplan else set()
     paths |= {d.path for d in files.archived_subplans}
     paths |= {d.path for d in files.executions}
     paths |= {d.path for d in files.feedback}
-    pool: list[Diagnostic] = list(model.diagnostics) + list(status.diagnostics)
+    index = _plan_diagnostics(model, status)
+    mine = list(index.get(("a", files.id), ()))
+    for path in paths:
+        mine.extend(index.get(("p", path), ()))
+    pool: list[Diagnostic] = [d for _, d in sorted(mine, key=lambda nd: nd[0])]  # the plan's order
     docs: list = [files.subplan] if files.subplan else []
     docs += list(files.archived_subplans) + list(files.executions) + list(files.feedback)
     for doc in docs:

@@ -225,9 +225,27 @@ def _finish(text: str) -> str:
     return out.strip("\n") + "\n"
 
 
+_by_id: list = [None, {}, None, {}]  # the last status and model, and their achievements by id (first wins)
+
+
 def _find(status: PlanStatus, achievement_id: str) -> Optional[AchievementStatus]:
-    wanted = str(achievement_id).strip()
-    return next((a for a in status.achievements if a.id == wanted), None)
+    """The achievement's status. Indexed per plan (the last one kept): a linear search per prompt made
+    plans with thousands of achievements quadratic."""
+    if _by_id[0] is not status:
+        index: dict = {}
+        for a in status.achievements:
+            index.setdefault(a.id, a)
+        _by_id[0:2] = [status, index]
+    return _by_id[1].get(str(achievement_id).strip())
+
+
+def _files_of(model: PlanModel, achievement_id: str) -> Optional[AchievementFiles]:
+    if _by_id[2] is not model:
+        index: dict = {}
+        for a in model.achievements:
+            index.setdefault(a.id, a)
+        _by_id[2:4] = [model, index]
+    return _by_id[3].get(achievement_id)
 
 
 def _next_status(status: PlanStatus) -> Optional[AchievementStatus]:
@@ -246,7 +264,7 @@ def _declared(model: PlanModel) -> list[tuple[str, str]]:
 
 
 def _context(model: PlanModel, status: PlanStatus, ach: AchievementStatus) -> _Ctx:
-    files = next((a for a in model.achievements if a.id == ach.id), None)
+    files = _files_of(model, ach.id)
     if files is None:
         files = AchievementFiles(id=ach.id, code=ach.code, title=ach.title)
     return _Ctx(model=model, status=status, ach=ach, files=files)

@@ -14,6 +14,7 @@ from string import Template
 import pytest
 import xxhash
 
+from promptgen import prompt_blocks as B
 from promptgen import prompts
 from promptgen.documents import (
     Declaration,
@@ -649,3 +650,33 @@ def test_fixture_workspace_renders_every_achievement():
         assert "unknown-achievement" in texts[-1]
         if not status.achievements:
             assert "no-achievements" in texts[-2]
+
+
+def _reference_achievement_diagnostics(model, status, files):
+    """The former linear scan of every plan diagnostic per achievement (quadratic for big plans)."""
+    paths = {files.subplan.path} if files.subplan else set()
+    paths |= {d.path for d in (*files.archived_subplans, *files.executions, *files.feedback)}
+    pool = list(model.diagnostics) + list(status.diagnostics)
+    docs = ([files.subplan] if files.subplan else []) + [*files.archived_subplans, *files.executions, *files.feedback]
+    for doc in docs:
+        pool.extend(doc.diagnostics)
+    seen = {}
+    for d in pool:
+        if d.severity in ("error", "warning") and (d.achievement == files.id or d.achievement is None and d.path in paths):
+            seen.setdefault(B._diag_key(d), d)
+    return [seen[k] for k in sorted(seen)]
+
+
+def test_indexed_lookups_match_the_linear_scans_across_interleaved_plans():
+    """`_find`, `_files_of` and `achievement_diagnostics` index the last plan they saw: interleaving the
+    fixture's plans (and an unknown id) must give what the linear scans gave."""
+    pairs = _fixture_models()
+    assert any(m.diagnostics for m, _ in pairs)
+    for _ in range(2):
+        for model, status in pairs + pairs[::-1]:
+            for a in model.achievements:
+                assert B.achievement_diagnostics(model, status, a) == _reference_achievement_diagnostics(model, status, a)
+                assert prompts._files_of(model, a.id) is next(x for x in model.achievements if x.id == a.id)
+            for a in status.achievements:
+                assert prompts._find(status, f" {a.id} ") is next(x for x in status.achievements if x.id == a.id)
+            assert prompts._find(status, "999.999") is None
