@@ -23,6 +23,11 @@ def guarded(fn: Callable[[], int], *, extra: Callable[[BaseException], int | Non
     except BrokenPipeError:
         return 0
     except Exception as exc:
+        from graph_cache.errors import StateDirError
+
+        if isinstance(exc, StateDirError):  # raised after the build (a lazy read of its outputs)
+            sys.stderr.write(f"promptgen: {exc}\n")
+            return errors.EXIT_STATE_DIR
         code = extra(exc) if extra is not None else None
         if code is not None:
             return code
