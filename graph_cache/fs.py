@@ -104,29 +104,6 @@ class RealFileSystem:
         os.makedirs(self.abspath(path), exist_ok=True)
 
 
-def open_regular(path: str, flags: int = os.O_RDONLY, mode: int = 0o644) -> int:
-    """`os.open` that never blocks on a FIFO (O_NONBLOCK) and refuses anything but a regular file
-    (OSError ENXIO/EINVAL): state and configuration files are never pipes or devices. The descriptor
-    is put back in blocking mode."""
-    fd = os.open(path, flags | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0), mode)
-    try:
-        import stat
-
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(22, "not a regular file", path)
-        os.set_blocking(fd, True)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def read_regular(path: str, limit: int = -1) -> bytes:
-    """The bytes of a regular file (at most `limit` if given); OSError for a FIFO, device or folder."""
-    with os.fdopen(open_regular(path), "rb") as f:
-        return f.read(limit)
-
-
 def write_atomic(abs_path: str, data: bytes | Sequence[bytes], *, durable: bool = True) -> None:
     """Write `data` (bytes, or chunks written one after the other) via a temp file `.<name>.<pid>.tmp`
     in the same directory + os.replace; `durable` adds an fsync of the file and of the directory

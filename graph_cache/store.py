@@ -20,7 +20,7 @@ from . import graph_index
 from .errors import GraphCacheError, StateDirError
 from .file_table import FileTable
 from .fingerprint import FileRecord
-from .fs import open_regular, read_regular
+from .regular_files import open_regular, read_regular
 from .model import Trace
 from .store_db import (CHECKED_SUFFIX, DB_NAME, MAGIC, SCHEMA_VERSION, connect,  # noqa: F401
                        create_atomically, decode_trace, encode_trace, file_row, file_rows, init_schema,

@@ -44,7 +44,7 @@ def load(state_dir: str, key: bytes):
     would build PlanInfo's validator, which an edit build needs nowhere else)."""
     import xxhash
 
-    from graph_cache.fs import read_regular
+    from graph_cache.regular_files import read_regular
     from graph_cache.spec_rows import SpecRows
     from promptgen.graphspec import GraphSpec
     from promptgen.results import PlanInfo

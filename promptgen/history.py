@@ -68,7 +68,7 @@ def _keep_of(data: bytes) -> int | None:
 
 
 def _read(path: str) -> bytes:
-    from graph_cache.fs import read_regular
+    from graph_cache.regular_files import read_regular
 
     try:
         return read_regular(path)
@@ -77,7 +77,7 @@ def _read(path: str) -> bytes:
 
 
 def _append_bytes(path: str, line: bytes) -> None:
-    from graph_cache.fs import open_regular  # a FIFO named history.jsonl raises instead of blocking
+    from graph_cache.regular_files import open_regular  # a FIFO named history.jsonl raises instead of blocking
 
     fd = open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     try:
@@ -183,7 +183,7 @@ _ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 def read(state_dir: str, limit: int) -> tuple[list[dict], int]:
     """The last `limit` valid records, oldest first, and how many lines were skipped on the way to
     them (torn, not JSON, or of another shape; blank lines are not counted)."""
-    from graph_cache.fs import read_regular
+    from graph_cache.regular_files import read_regular
 
     try:
         lines = read_regular(os.path.join(state_dir, HISTORY)).splitlines()

@@ -1,5 +1,5 @@
-"""Finding the project root and the raw configuration bytes. Only `os` and `graph_cache.fs` are imported
-(no-op path).
+"""Finding the project root and the raw configuration bytes. Only `os` and
+`graph_cache.regular_files` are imported (no-op path).
 
 The root is the folder that holds `.promptgen/` (the state directory): `--root` if given, else the
 nearest ancestor of the current directory holding `.promptgen/`, else the current directory.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from graph_cache.fs import read_regular
+from graph_cache.regular_files import read_regular
 
 STATE_DIR = ".promptgen"
 CONFIG_FILE = "config.toml"
