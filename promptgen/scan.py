@@ -47,9 +47,7 @@ def _symlink_note(path: str) -> dict:
 
 def _bad_name(name: str) -> bool:
     """True for a name that is not valid UTF-8 (os gives its bytes as lone surrogates): no path of the
-    build may hold it (JSON, SQLite and the reports are UTF-8)."""
-    if name.isascii():
-        return False
+    build may hold it (JSON, SQLite and the reports are UTF-8). Callers test `name.isascii()` first."""
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
@@ -115,7 +113,7 @@ def scan_tree(root: str, max_depth: int = MAX_DEPTH) -> tuple[dict, tuple, list]
                     regular = False
                 if regular:  # is_candidate, inlined (the _FIRST pre-filter does not pay: most names pass)
                     if files_here and (name.endswith(".md") and name.startswith(PREFIXES) or name == "parallel.json"):
-                        if _bad_name(name):
+                        if not name.isascii() and _bad_name(name):
                             notes.append(_bad_name_note(prefix + name))
                             continue
                         try:
@@ -126,7 +124,7 @@ def scan_tree(root: str, max_depth: int = MAX_DEPTH) -> tuple[dict, tuple, list]
                     continue
                 path = prefix + name
                 is_dir = _is_dir(e)
-                if _bad_name(name):
+                if not name.isascii() and _bad_name(name):
                     if is_dir and deeper and name[0] != "." or files_here and is_candidate(name):
                         notes.append(_bad_name_note(path))  # a folder we would walk, or a candidate
                     continue
