@@ -118,11 +118,13 @@ def _serve_from(opts: dict, started: float, root: str, state_dir: str, path: str
         return None  # another version or configuration: the full build rewrites it
     if opts["command"] == "build" and not _artifacts_intact(payload.get("artifacts")):
         return None  # a deleted or edited artifact: the full build rewrites it
-    from promptgen.scan import scan
+    from promptgen.scan import remembered_notes, scan
 
     workspace = os.path.join(root, payload["workspace"])
     try:
         current = scan(workspace, remember=True)
+        if remembered_notes(workspace) != payload.get("walk_notes", []):
+            return None  # a new outside link or non-UTF-8 name: no file changed, but a warning did
         result = quick_check(_LazyFs(workspace), manifest, current, manifest.global_key)
         if not result.unchanged:
             from promptgen import handoff  # the full build takes it over (no second comparison)

@@ -22,6 +22,7 @@ class GraphSpec:
     plan_infos: dict[str, PlanInfo] = field(default_factory=dict)
     stats: dict = field(default_factory=dict)  # path -> StatSig of every scanned candidate file
     discovery_diags: dict[str, list] = field(default_factory=dict)  # feature -> its discovery diagnostics
+    walk_notes: list = field(default_factory=list)  # the walk's own diagnostics (scan.scan_tree), in order
 
 
 def root_specs(disc) -> GraphSpec:

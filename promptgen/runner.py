@@ -49,6 +49,7 @@ def _engine_parts(cfg: Config, phases: Phases):
         spec = graphspec.root_specs(disc)
         save = lambda: discovery_cache.save(cfg.state_dir, key, disc, spec)  # noqa: E731
     spec.stats = dict(w.files)
+    spec.walk_notes = list(w.diagnostics)
     rules = pipeline.make_rules(cfg.size_cap, spec.plan_infos, spec.discovery_diags)
     return fs, disc, spec, rules, save, handoff.take(fs.root, w.files)
 
@@ -244,7 +245,8 @@ def save_manifest(cfg: Config, spec, collected: Collected, outcome, artifact_sta
     # the manifest that only status/check read.
     payload = {"global_key": fastpath.global_key(cfg.root), "workspace": cfg.workspace,
                **collected.answers.payload(), "artifacts": artifact_stats,
-               "files_snapshot": outcome.result.files_snapshot if agree else None}
+               "files_snapshot": outcome.result.files_snapshot if agree else None,
+               "walk_notes": spec.walk_notes}
     small, answers = fastpath.split_answers(payload)
     manifest = Manifest(MANIFEST_KEY, stats, digests, marshal.dumps(small), counts_by_type, answers)
     manifest.save(os.path.join(cfg.state_dir, MANIFEST))

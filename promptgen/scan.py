@@ -171,6 +171,11 @@ def scan(root: str, remember: bool = False) -> dict:
     return result[0]
 
 
+def remembered_notes(root: str) -> list:
+    """The diagnostics of the walk `scan(root, remember=True)` made (compared with the manifest's)."""
+    return _remembered[os.path.abspath(root)][2]
+
+
 def take_remembered(root: str) -> tuple | None:
     """The walk the fast path made of `root` in this process, once (None if there is none)."""
     return _remembered.pop(os.path.abspath(root), None)

@@ -42,7 +42,8 @@ def test_manifest_holds_answers_as_sections_and_stats_in_walk_order(cli, workspa
     m = manifest(workspace)
     try:
         small = marshal.loads(m.payload)
-        assert set(small) == {"global_key", "workspace", "diag_summary", "check_exit", "artifacts", "files_snapshot"}
+        assert set(small) == {"global_key", "workspace", "diag_summary", "check_exit", "artifacts", "files_snapshot",
+                              "walk_notes"}
         names = set(m.sections())
         assert set(ANSWERS) <= names and PLAN_SECTION + "ORBIT-SYNC" in names
         current = scan(str(workspace / small["workspace"]))

@@ -536,3 +536,18 @@ def test_fifos_named_like_state_or_config_files_never_hang(tmp_path, rel):
     res = cli("build", "--json", "--root", str(root), timeout=60)
     assert res.code == (4 if rel.endswith("history.jsonl") else 0), res.err
     assert ok("status", "--json", "--root", str(root), timeout=60).json()["plans"] == clean["plans"]
+
+
+def test_a_new_walk_warning_is_not_hidden_by_the_no_op_path(tmp_path):
+    """A folder whose name is not UTF-8, or a link out of the root, changes no candidate file: the no-op
+    path compares the walk's own diagnostics with the manifest's, so the warning appears at once."""
+    root = _fixture_copy(tmp_path / "ws")
+    first = ok("status", "--json", "--root", str(root)).json()
+    os.makedirs(os.fsencode(root) + b"/plans/\xfe")
+    os.symlink(tmp_path, root / "plans" / "outside-link")
+    doc = ok("status", "--json", "--root", str(root)).json()
+    new = [(d["code"], d["path"]) for d in doc["diagnostics"] if d not in first["diagnostics"]]
+    assert sorted(new) == [("encoding", "plans/%FE"), ("symlink-skipped", "plans/outside-link")]
+    assert doc["plans"] == first["plans"]
+    assert ok("status", "--json", "--root", str(root)).json() == doc  # and the no-op path serves it next
+
