@@ -75,16 +75,19 @@ class _QuietGC:
 
 
 def run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | None, on_wait, profile: bool):
-    """One build. A graph that cannot be ordered (`CycleError`) can only come from stored traces whose
-    children were damaged behind the checksums (the rules build no cycle): the build is then run once
-    more from an empty state, with a warning; a second failure is a bug and propagates."""
+    """One build. A graph that cannot be ordered (`CycleError`) or a stored fingerprint that cannot be
+    read for a node the build did not visit (`Unknown`) can only come from stored rows damaged behind
+    the checksums (the rules build no cycle, a committed build leaves every row): the build is then run
+    once more from an empty state, with a warning; a second failure is a bug and propagates."""
+    from graph_cache.dirty import Unknown
     from graph_cache.errors import CycleError
 
     with _QuietGC():
         try:
             return _run(cfg, started, out_dir=out_dir, timeout=timeout, on_wait=on_wait, profile=profile)
-        except CycleError as exc:
-            shown = "".join(c if c.isprintable() else "?" for c in str(exc)[:300])  # damaged ids: NULs...
+        except (CycleError, Unknown) as exc:
+            what = f"no stored fingerprint for {exc.node_id}" if isinstance(exc, Unknown) else str(exc)
+            shown = "".join(c if c.isprintable() else "?" for c in what[:300])  # damaged ids: NULs...
             why = f"state.db: stored graph inconsistent: {shown}"
             return _run(cfg, started, out_dir=out_dir, timeout=timeout, on_wait=on_wait, profile=profile,
                         discard=why)

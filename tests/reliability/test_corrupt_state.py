@@ -168,6 +168,28 @@ def _check_one_warning(res: Run, what: str) -> None:
     assert others == [], res.err
 
 
+def _lose_a_row_behind_the_stamp(db: Path) -> None:
+    """Delete the trace of a node an edit build of another plan never visits, then record the db's new
+    stat as our own commit's (damage that keeps the file's stamp: the open skips its checks)."""
+    _sql(db, "DELETE FROM traces WHERE node_id = 'next:LANTERN-INDEX'")
+    st = db.stat()
+    (db.parent / (db.name + ".checked")).write_text(f"{st.st_size} {st.st_mtime_ns} {st.st_ino}", encoding="ascii")
+
+
+def test_stored_fingerprint_missing_for_an_unvisited_node_rebuilds_once(built, tmp_path):
+    """The artifacts ask the stored fingerprint of every plan's `next` node, visited or not; a row lost
+    without the stamp moving made every edit build an internal error. Now: one warning, a full rebuild,
+    the clean answer."""
+    root = copy_built(built, tmp_path / "ws")
+    _lose_a_row_behind_the_stamp(root / ".promptgen" / "state.db")
+    edit(root)
+    res = status(root)
+    assert res.json() == built["clean_edited"]
+    _check_one_warning(res, "no stored fingerprint for next:LANTERN-INDEX")
+    again = status(root)
+    assert again.err.strip() == "" and again.json() == built["clean_edited"]
+
+
 @pytest.mark.parametrize("damage", [case(n, slow=SLOW, xfail=XFAIL) for n in STATE_DB_DAMAGE])
 def test_damaged_state_db_warns_once_and_answers_like_a_clean_build(built, tmp_path, damage):
     root = copy_built(built, tmp_path / "ws")
