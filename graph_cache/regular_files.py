@@ -6,6 +6,7 @@ what the caller wants. `open_regular` opens without blocking and refuses anythin
 """
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
@@ -17,7 +18,7 @@ def open_regular(path: str, flags: int = os.O_RDONLY, mode: int = 0o644) -> int:
     fd = os.open(path, flags | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0), mode)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(22, "not a regular file", path)
+            raise OSError(errno.EINVAL, "not a regular file", path)
         os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)

@@ -11,6 +11,7 @@ PID), so crashes leave nothing behind that accumulates.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -58,8 +59,12 @@ class Store:
 
     # -- opening ----------------------------------------------------------------------------------------
     @classmethod
-    def open(cls, state_dir: str | os.PathLike[str], *, read_only: bool = False) -> tuple[Store, str | None]:
+    def open(cls, state_dir: str | os.PathLike[str], *, read_only: bool = False,
+             discard: str | None = None) -> tuple[Store, str | None]:
         """Open (creating if needed) the state in `state_dir`. Returns (store, warning or None).
+
+        `discard` (a reason) replaces the state with an empty one, as a damaged one is, with the same
+        warning: for damage found only while building (the caller then builds again).
 
         read_only never writes anything: a missing db gives an empty in-memory view, an unusable one an
         empty view plus the warning. Raises StateDirError if a writable state cannot be set up.
@@ -79,8 +84,8 @@ class Store:
         except OSError as e:
             raise _dir_error(state_dir, e) from e
         sweep_stale_temp_files(state_dir)  # what writers killed mid-write left behind
-        warning = None
-        if os.path.exists(path):
+        warning = None if discard is None else _warning(state_dir, discard)
+        if discard is None and os.path.exists(path):
             try:
                 return cls._load(path, state_dir, read_only=False), None
             except _Discard as e:
@@ -113,7 +118,7 @@ class Store:
         try:
             head = read_regular(path, len(MAGIC))
         except OSError as e:
-            if e.errno == 22:  # a FIFO, device or folder named like the db (open would block or fail)
+            if e.errno == errno.EINVAL:  # a FIFO, device or folder named like the db (open would block or fail)
                 raise _Discard(f"{DB_NAME} is not a regular file") from None
             if read_only:
                 raise _Discard(f"cannot read {DB_NAME}: {e.strerror or e}") from None

@@ -225,27 +225,27 @@ def _finish(text: str) -> str:
     return out.strip("\n") + "\n"
 
 
-_by_id: list = [None, {}, None, {}]  # the last status and model, and their achievements by id (first wins)
+_last_index: dict = {}  # "status" / "model" -> (that object, {achievement id: entry}) of the last plan seen
+
+
+def _by_id(kind: str, owner, entries) -> dict:
+    """{id: first entry with it} of `owner`'s achievements, kept for the last plan: its prompts are
+    rendered one after the other, and a linear search per prompt made big plans quadratic."""
+    got = _last_index.get(kind)
+    if got is None or got[0] is not owner:
+        index: dict = {}
+        for a in entries:
+            index.setdefault(a.id, a)
+        got = _last_index[kind] = (owner, index)
+    return got[1]
 
 
 def _find(status: PlanStatus, achievement_id: str) -> Optional[AchievementStatus]:
-    """The achievement's status. Indexed per plan (the last one kept): a linear search per prompt made
-    plans with thousands of achievements quadratic."""
-    if _by_id[0] is not status:
-        index: dict = {}
-        for a in status.achievements:
-            index.setdefault(a.id, a)
-        _by_id[0:2] = [status, index]
-    return _by_id[1].get(str(achievement_id).strip())
+    return _by_id("status", status, status.achievements).get(str(achievement_id).strip())
 
 
 def _files_of(model: PlanModel, achievement_id: str) -> Optional[AchievementFiles]:
-    if _by_id[2] is not model:
-        index: dict = {}
-        for a in model.achievements:
-            index.setdefault(a.id, a)
-        _by_id[2:4] = [model, index]
-    return _by_id[3].get(achievement_id)
+    return _by_id("model", model, model.achievements).get(achievement_id)
 
 
 def _next_status(status: PlanStatus) -> Optional[AchievementStatus]:

@@ -108,11 +108,7 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
     try:
         with StateLock(cfg.state_dir, timeout=timeout, on_wait=on_wait):
             phases.lap("lock")
-            if discard is not None:
-                _remove_state_db(cfg.state_dir)
-            store, warning = Store.open(cfg.state_dir)
-            if discard is not None:
-                warning = f"discarded unusable build state in {cfg.state_dir} ({discard}); rebuilding everything"
+            store, warning = Store.open(cfg.state_dir, discard=discard)
             phases.lap("load-state")
             try:
                 fs, disc, spec, rules, save_discovery, seen = _engine_parts(cfg, phases)
@@ -165,19 +161,6 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
         raise errors.LockTimeoutError(f"{exc} ({LOCK_TIMEOUT_HINT})") from None
     except StateDirError as exc:
         raise errors.StateDirError(str(exc)) from None
-
-
-def _remove_state_db(state_dir: str) -> None:
-    """Delete the state file (under the lock) so that `Store.open` starts from an empty one."""
-    from graph_cache.store_db import CHECKED_SUFFIX, DB_NAME
-
-    for name in (DB_NAME, DB_NAME + CHECKED_SUFFIX):
-        try:
-            os.remove(os.path.join(state_dir, name))
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise errors.StateDirError(f"cannot remove damaged state file {exc.filename}: {exc.strerror}") from None
 
 
 def _write_error(what: str, exc: OSError) -> str:
