@@ -16,6 +16,10 @@ scenarios run the promptgen CLI as a separate process, `--repeat` times each (co
   edit-status   one EXECUTION_TASK's header status flipped (open <-> complete: its plan's status changes), then `build`
   new-plan      one new nested plan (~35 documents) added, then `build`
   delete-plan   one nested plan folder removed, then `build`
+  no-op+daemon, edit-exec+daemon, edit-status+daemon
+                the same with a running `promptgen daemon` (warm fork server, started before and
+                stopped after these three; skipped with --no-daemon): CPU and peak RSS are then the
+                client process's only, the work runs in the daemon's forked child
 
 Each promptgen run is paired with a run of the *floor*, a minimal Python process on the same
 interpreter (`python -S -c ...`: no site import; `--floor-site` uses `python -c`) that walks the same
@@ -83,7 +87,9 @@ FLOOR_HASH = _FLOOR.format(
              "                    xxh3_128(fh.read()).hexdigest()")
 
 REFERENCE: list = []  # results of an earlier run (--reference), for the 10k -> 100k growth targets
-SCENARIOS = ("cold", "no-op", "status-json", "touch-all", "edit-exec", "edit-status", "new-plan", "delete-plan")
+SCENARIOS = ("cold", "no-op", "status-json", "touch-all", "edit-exec", "edit-status", "new-plan", "delete-plan",
+             "no-op+daemon", "edit-exec+daemon", "edit-status+daemon")
+DAEMON_SCENARIOS = SCENARIOS[-3:]
 HASH_FLOOR = ("cold", "touch-all")
 
 
@@ -98,12 +104,12 @@ class Run:
         self.seconds, self.cpu, self.rss_kb, self.code = seconds, cpu, rss_kb, code
 
 
-def measure(cmd: list[str], stdout_path: str = os.devnull, cwd: str | None = None) -> Run:
+def measure(cmd: list[str], stdout_path: str = os.devnull, cwd: str | None = None, env: dict | None = None) -> Run:
     """Wall time, CPU time (user + sys) and peak RSS (os.wait4 per-child rusage) of one process."""
     with open(stdout_path, "wb") as out, open(stdout_path + ".err" if stdout_path != os.devnull
                                               else os.devnull, "wb") as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=cwd)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=cwd, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         t1 = time.perf_counter()
     proc.returncode = os.waitstatus_to_exitcode(status)  # keep Popen from waiting again
@@ -142,10 +148,22 @@ class Bench:
         os.makedirs(self.workdir, exist_ok=True)
         self.out_file = os.path.join(self.workdir, "last-stdout.txt")
         self.failures = 0  # promptgen runs that exited non-zero (the exit status of run.py)
+        # runs forward to a daemon only in the +daemon scenarios, and only to this run's own daemon
+        self.daemon_dir = tempfile.mkdtemp(prefix="pgbd", dir="/tmp")  # short: AF_UNIX paths <= 107 bytes
+        self.env_off = {**os.environ, "PROMPTGEN_DAEMON_DIR": self.daemon_dir, "PROMPTGEN_DAEMON": "0"}
+        self.env = self.env_off
+
+    def daemon(self, action: str) -> None:
+        """`promptgen daemon start|stop`; scenarios between the two forward to it."""
+        env_on = {k: v for k, v in self.env_off.items() if k != "PROMPTGEN_DAEMON"}
+        proc = subprocess.run(self.pg + ["daemon", action], env=env_on, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"promptgen daemon {action} failed: {proc.stderr}")
+        self.env = env_on if action == "start" else self.env_off
 
     def promptgen(self, ws: str, *argv: str) -> tuple[Run, dict | None]:
         before = history_len(ws)
-        run = measure(self.pg + list(argv) + ["--root", ws], self.out_file, cwd=ws)
+        run = measure(self.pg + list(argv) + ["--root", ws], self.out_file, cwd=ws, env=self.env)
         if run.code != 0:
             self.failures += 1
             with open(self.out_file + ".err", "rb") as fh:
@@ -280,6 +298,16 @@ def run_size(bench: Bench, nominal: int) -> dict:
         shutil.rmtree(os.path.join(ws, doomed[i % len(doomed)]), ignore_errors=True)
 
     scenario("delete-plan", min(repeat, len(doomed)), delete)
+    if not args.no_daemon and (not args.scenarios or args.scenarios & set(DAEMON_SCENARIOS)):
+        bench.daemon("start")
+        try:
+            bench.promptgen(ws, "build")  # (unmeasured) the state as the plain scenarios left it
+            scenario("no-op+daemon", repeat, nothing)
+            if execs:
+                scenario("edit-exec+daemon", repeat, lambda i: edit(i + repeat))
+                scenario("edit-status+daemon", repeat, flip)
+        finally:
+            bench.daemon("stop")
     state_bytes = dir_size(os.path.join(ws, ".promptgen"))
     if not args.keep:
         shutil.rmtree(ws, ignore_errors=True)
@@ -354,7 +382,7 @@ def targets_for(nominal: int, name: str, row: dict, size_results: dict, all_resu
     if 5_000 <= nominal <= 20_000:
         if name == "no-op":
             out.append(("≤ 2.0× floor", row["ratio"] is not None and row["ratio"] <= 2.0))
-        if name == "edit-exec" and "no-op" in size_results["rows"]:
+        if name in ("edit-exec", "edit-exec+daemon") and "no-op" in size_results["rows"]:
             noop = size_results["rows"]["no-op"]["median"]
             out.append((f"≤ no-op + 150 ms = {fmt_ms(noop + 0.150)}", row["median"] <= noop + 0.150))
     if nominal >= 50_000:
@@ -549,6 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cold-repeat", type=int, default=None,
                     help="cold builds per size (default 3, 1 for sizes >= 50k; --quick 1)")
     ap.add_argument("--scenarios", help="comma list, subset of " + ",".join(SCENARIOS))
+    ap.add_argument("--no-daemon", action="store_true", help="skip the +daemon scenarios")
     ap.add_argument("--floor-site", action="store_true", help="floor with `python -c` (site enabled)")
     ap.add_argument("--workdir", help="where workspaces are generated (default: a new /tmp/pgbench-* dir)")
     ap.add_argument("--keep", action="store_true", help="keep the generated workspaces")
@@ -598,6 +627,7 @@ def main(argv: list[str] | None = None) -> int:
                            "load": [load0, " ".join(f"{x:.2f}" for x in os.getloadavg())]}, fh, indent=1)
     if not args.keep and not args.workdir:
         shutil.rmtree(bench.workdir, ignore_errors=True)
+    shutil.rmtree(bench.daemon_dir, ignore_errors=True)
     sys.stdout.write(text)
     if bench.failures:
         log(f"{bench.failures} promptgen run(s) exited non-zero (see above)")

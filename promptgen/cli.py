@@ -162,6 +162,51 @@ def clean(root: Optional[str] = RootOpt) -> None:
     typer.echo(f"removed {removed} cache entr{'y' if removed == 1 else 'ies'}")
 
 
+daemon_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                         help="A warm background process that runs commands without import costs (opt-in).")
+app.add_typer(daemon_app, name="daemon")
+
+
+def _daemon_report(doc: dict, as_json: bool, text: str) -> None:
+    if as_json:
+        _echo_json(doc)
+    else:
+        typer.echo(text)
+
+
+@daemon_app.command("start")
+def daemon_start(idle_timeout: float = typer.Option(180.0, "--idle-timeout", help="Minutes without a command before it leaves."),
+                 as_json: bool = JsonOpt) -> None:
+    """Start the daemon of this installation (no-op when it runs); later commands use it."""
+    from promptgen import daemon_control
+
+    doc = daemon_control.start(idle_timeout * 60)
+    verb = "started" if doc.get("started_now") else "already running"
+    _daemon_report(doc, as_json, f"promptgen daemon {verb}: pid {doc['pid']}, socket {doc['socket']}")
+
+
+@daemon_app.command("stop")
+def daemon_stop(as_json: bool = JsonOpt) -> None:
+    """Stop the daemon of this installation (no-op when none runs)."""
+    from promptgen import daemon_control
+
+    doc = daemon_control.stop()
+    _daemon_report(doc, as_json, "promptgen daemon stopped" if doc["stopped"] else "no promptgen daemon was running")
+
+
+@daemon_app.command("status")
+def daemon_status(as_json: bool = JsonOpt) -> None:
+    """Whether the daemon of this installation runs (exit 1 when not)."""
+    from promptgen import daemon_control
+
+    doc = daemon_control.status()
+    text = (f"promptgen daemon running: pid {doc['pid']}, {doc['served']} commands served, socket {doc['socket']}"
+            if doc["running"] else f"no promptgen daemon running (socket {doc['socket']})")
+    _daemon_report(doc, as_json, text)
+    if not doc["running"]:
+        raise typer.Exit(1)
+
+
 def _framework_error(exc: BaseException) -> int | None:
     """typer/click exits and usage errors (typer >= 0.29 vendors click; older releases use click)."""
     code = getattr(exc, "exit_code", None)

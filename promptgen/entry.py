@@ -1,4 +1,5 @@
-"""Console entry point: try the no-op fast path, else load the full CLI.
+"""Console entry point: try the no-op fast path, else hand the command to a running daemon, else load
+the full CLI.
 
 Kept tiny on purpose: importing typer, pydantic or networkx costs more than a whole no-op build.
 """
@@ -14,7 +15,7 @@ def main(argv: list[str] | None = None) -> None:
     thresholds = gc.get_threshold()
     gc.set_threshold(50_000, 20, 20)  # a short-lived process: fewer collector passes (PERFORMANCE.md s. 14)
     try:
-        code, own_exit = _dispatch(args)
+        code, own_exit = _dispatch(args, console=argv is None)
         if own_exit and argv is None:  # the console script (not called by a caller), nothing left open
             _quick_exit(code)  # before the old thresholds are back: they would collect 50,000 objects
     finally:
@@ -23,14 +24,37 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code)
 
 
-def _dispatch(args: list[str]) -> tuple[int, bool]:
-    """(exit code, whether the process may skip its tear-down): the fast path's answer, else a plain
-    build's (typer-free; it closes what it opened), else the full CLI's (left to the normal exit)."""
-    from promptgen.fastpath import try_run
+def run_in_child(args: list[str]) -> int:
+    """The command in a daemon's forked child (daemon.py): as `main` after the client's fast path fell
+    through (the client's walk is installed already: handoff.install), leaving the exit to the caller."""
+    import gc
 
-    code = try_run(args)
-    if code is not None:
-        return code, True
+    gc.set_threshold(50_000, 20, 20)
+    code, _own_exit = _dispatch(args, fast=False)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # e.g. the reader of a pipe left: nothing more to tell
+        pass
+    return code if type(code) is int else 1
+
+
+def _dispatch(args: list[str], *, console: bool = False, fast: bool = True) -> tuple[int, bool]:
+    """(exit code, whether the process may skip its tear-down): the fast path's answer, else (console
+    script only) a warm daemon's, else a plain build's (typer-free; it closes what it opened), else the
+    full CLI's (left to the normal exit)."""
+    if fast:
+        from promptgen.fastpath import try_run
+
+        code = try_run(args)
+        if code is not None:
+            return code, True
+    if console:  # no imports paid yet beyond the fast path's: a daemon may run the rest (daemon_client)
+        from promptgen.daemon_client import forward
+
+        code = forward(args)
+        if code is not None:
+            return code, True
     from promptgen.buildcmd import parse_build_args
 
     opts = parse_build_args(args)

@@ -40,3 +40,34 @@ def take(root: str, walk: dict) -> Handoff | None:
     """The handoff for `root`, once, if it was made for this very walk (else None)."""
     got = _pending.pop(os.path.abspath(root), None)
     return got if got is not None and got.walk is walk else None
+
+
+def export() -> bytes:
+    """This process's walks and handoffs in `marshal` format, for a daemon's child to take over
+    (`install`): a command forwarded after the fast path fell through does not walk the tree again."""
+    import marshal
+
+    from promptgen import scan
+
+    walks = scan.remembered_walks()
+    handoffs = {root: (h.snapshot, list(h.changed), {p: (tuple(r.stat), r.digest) for p, r in h.touched.items()},
+                       dict(h.digests))
+                for root, h in _pending.items() if root in walks and walks[root][0] is h.walk}
+    return marshal.dumps({"walks": walks, "handoffs": handoffs})
+
+
+def install(blob: bytes) -> None:
+    """Take over what `export` packed in the client process (the walk by identity, as `take` wants)."""
+    import marshal
+
+    from graph_cache.fingerprint import FileRecord
+    from promptgen import scan
+
+    data = marshal.loads(blob)
+    for root, (files, containers, notes) in data["walks"].items():
+        scan.restore(root, (files, tuple(containers), notes))
+        got = data["handoffs"].get(root)
+        if got is not None:
+            snapshot, changed, touched, digests = got
+            touched = {p: FileRecord(tuple(st), digest) for p, (st, digest) in touched.items()}
+            remember(root, Handoff(files, snapshot, set(changed), touched, digests))

@@ -176,6 +176,16 @@ def remembered_notes(root: str) -> list:
     return _remembered[os.path.abspath(root)][2]
 
 
+def remembered_walks() -> dict:
+    """Every walk kept by `scan(..., remember=True)`: {absolute root: (files, containers, notes)}."""
+    return {root: (files, list(containers), notes) for root, (files, containers, notes) in _remembered.items()}
+
+
+def restore(root: str, result: tuple) -> None:
+    """Keep a walk made by another process of this command (a daemon's client, handoff.install)."""
+    _remembered[os.path.abspath(root)] = result
+
+
 def take_remembered(root: str) -> tuple | None:
     """The walk the fast path made of `root` in this process, once (None if there is none)."""
     return _remembered.pop(os.path.abspath(root), None)

@@ -53,6 +53,9 @@ def cli():
 # Derived nodes degrade to an `internal-error` diagnostic on a bug; tests want the bug to raise.
 os.environ.setdefault("PROMPTGEN_STRICT", "1")
 os.environ.setdefault("PROMPTGEN_PARSE_STRICT", "1")
+# A developer's running daemon (`promptgen daemon start`) never serves the tests' commands; the daemon's
+# own tests start theirs and switch forwarding back on (tests/promptgen/test_daemon.py).
+os.environ["PROMPTGEN_DAEMON"] = "0"
 
 
 @pytest.fixture

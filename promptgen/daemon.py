@@ -1,0 +1,249 @@
+"""The build daemon: a warm fork server on a per-user Unix socket (docs/PERFORMANCE.md section 15).
+
+Importing pydantic, building the document validators and loading the CLI cost more than an edit build's
+own work. The daemon pays that once: it imports everything, builds every validator, freezes its heap
+for copy-on-write and waits. Each forwarded command (`daemon_client.forward`) gets a forked child,
+a fresh process in all that matters (no state is kept between commands: the graph, the manifest and
+the lock live in `.promptgen/` as for any run), which runs the ordinary entry point on the client's
+descriptors, directory and environment, then reports `exit N`. Before forking, the daemon checks that
+its code is still the code on disk (the stat of every loaded module and template, as the fast path's
+global key does); when not, it answers `stale` and exits, and the client runs the command itself.
+It leaves after `idle` seconds without a command, or when its socket is removed or replaced.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import time
+
+from promptgen import daemon_client
+
+IDLE_DEFAULT = 3 * 3600
+
+
+def warm_up() -> None:
+    """Import every module of both packages (and so every library they use) and build every pydantic
+    validator now, once, instead of in each child."""
+    import importlib
+    import pkgutil
+
+    import graph_cache
+    import promptgen
+
+    for package in (promptgen, graph_cache):
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if not info.name.endswith("__main__"):
+                importlib.import_module(info.name)
+    from pydantic import BaseModel
+
+    pending = [BaseModel]
+    while pending:
+        for cls in pending.pop().__subclasses__():
+            pending.append(cls)
+            if cls.__module__.startswith("promptgen."):
+                cls.model_rebuild(force=True)
+    from promptgen import codeversion, pipeline
+
+    for family in pipeline.RULE_VERSIONS:
+        codeversion.code_version(family)
+
+
+def code_files() -> dict[str, tuple]:
+    """(mtime, size, inode) of every loaded module's file and every template: the code this daemon runs."""
+    paths = {getattr(m, "__file__", None) for m in list(sys.modules.values())}
+    tdir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+    try:
+        paths.update(os.path.join(tdir, n) for n in os.listdir(tdir))
+    except OSError:
+        pass
+    return {p: _stat(p) for p in paths if isinstance(p, str)}
+
+
+def _stat(path: str) -> tuple:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ()
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class Server:
+    """The accept loop. `serve()` returns when idle, stopped, stale or no longer owning its socket."""
+
+    def __init__(self, path: str, idle: float) -> None:
+        self.path, self.idle = path, idle
+        self.started, self.served, self.last = time.time(), 0, time.monotonic()
+        self.code = code_files()
+        self.installation = list(daemon_client.installation())
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        os.chmod(path, 0o600)
+        self.listener.listen(16)
+        self.inode = os.stat(path).st_ino
+
+    def serve(self) -> str:
+        signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        try:
+            while True:
+                left = self.idle - (time.monotonic() - self.last)
+                if left <= 0:
+                    return "idle"
+                if _stat(self.path)[2:] != (self.inode,):
+                    return "socket gone"
+                self.listener.settimeout(min(left, 60.0))
+                try:
+                    conn, _ = self.listener.accept()
+                except socket.timeout:
+                    continue
+                self.last = time.monotonic()
+                with conn:
+                    why = self.handle(conn)
+                if why:
+                    return why
+        finally:
+            self.listener.close()
+            if _stat(self.path)[2:] == (self.inode,):
+                os.unlink(self.path)
+
+    def handle(self, conn) -> str | None:
+        conn.settimeout(10.0)
+        try:
+            message, fds = _receive(conn)
+        except (OSError, ValueError):
+            return None
+        try:
+            op = message.get("op")
+            if op == "ping":
+                conn.sendall(self.status_line())
+            elif op == "stop":
+                conn.sendall(b'{"stopping": true}\n')
+                return "stopped"
+            elif op == "run":
+                mine = message.get("installation") == self.installation
+                if not mine or code_files() != self.code:
+                    conn.sendall(b"stale\n")  # the client runs the command itself
+                    return "stale code" if mine else None  # (a name clash of two installations: stay)
+                self.served += 1
+                if os.fork() == 0:
+                    _child(self.listener, conn, message, fds)  # never returns
+        except OSError:
+            pass
+        finally:
+            for fd in fds:
+                os.close(fd)
+        return None
+
+    def status_line(self) -> bytes:
+        python, environment, package = self.installation
+        doc = {"pid": os.getpid(), "started": self.started, "served": self.served, "idle_timeout": self.idle,
+               "python": python, "environment": environment, "package": package, "socket": self.path}
+        return json.dumps(doc).encode() + b"\n"
+
+
+def _receive(conn) -> tuple[dict, list[int]]:
+    """One request's message and the descriptors that came with it (daemon_client._send); the blob
+    after it stays in the socket for the child."""
+    head, fds, _flags, _addr = socket.recv_fds(conn, 8, 3)
+    try:
+        head += _exactly(conn, 8 - len(head))
+        message = _decode(_exactly(conn, int.from_bytes(head, "big")))
+        return message, list(fds)
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+
+
+def _exactly(conn, size: int, limit: int = 1 << 24) -> bytes:
+    if size > limit:
+        raise ValueError("request too large")
+    data = bytearray()
+    while len(data) < size:
+        chunk = conn.recv(min(size - len(data), 1 << 20))
+        if not chunk:
+            raise ValueError("truncated request")
+        data += chunk
+    return bytes(data)
+
+
+def _decode(data: bytes) -> dict:
+    import marshal
+
+    try:
+        message = marshal.loads(data)
+    except (EOFError, TypeError) as exc:
+        raise ValueError(f"bad request: {exc}") from None
+    if not isinstance(message, dict):
+        raise ValueError("bad request")
+    return message
+
+
+def _child(listener, conn, message: dict, fds: list[int]) -> None:
+    """The forked child: take the client's walk, become the client's process (streams, directory,
+    environment), run, report. A client gone before its request was complete gets nothing."""
+    code = 70
+    try:
+        listener.close()
+        conn.settimeout(None)
+        blob = _exactly(conn, int(message.get("blob") or 0), limit=1 << 32)  # the client's walk
+    except BaseException:  # noqa: BLE001 - the client left (e.g. Ctrl-C while sending): nothing to do
+        os._exit(0)
+    try:
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        for fd in set(fds) - {0, 1, 2}:
+            os.close(fd)
+        streams = message.get("streams") or [[None, None]] * 3
+        sys.stdin, sys.stdout, sys.stderr = (
+            open(fd, mode, encoding=enc, errors=err, closefd=False)
+            for fd, mode, (enc, err) in zip((0, 1, 2), ("r", "w", "w"), streams))
+        os.chdir(message["cwd"])
+        os.umask(int(message.get("umask", 0o22)))
+        os.environ.clear()
+        os.environ.update(message["env"])
+        sys.argv = [message.get("argv0") or "promptgen", *message["argv"]]
+        conn.sendall(f"pid {os.getpid()}\n".encode())
+        from promptgen import entry, handoff
+
+        if blob:
+            handoff.install(blob)
+        code = entry.run_in_child(list(message["argv"]))
+    except BaseException as exc:  # noqa: BLE001 - the child must always report and leave
+        try:
+            sys.stderr.write(f"promptgen: the daemon's build process failed: {type(exc).__name__}: {exc}\n")
+        except Exception:
+            pass
+    finally:
+        try:
+            conn.sendall(f"exit {code}\n".encode())
+        except OSError:
+            pass
+        os._exit(0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m promptgen.daemon SOCKET IDLE_SECONDS` (started detached by `promptgen daemon start`)."""
+    args = sys.argv[1:] if argv is None else argv
+    path, idle = args[0], float(args[1])
+    warm_up()
+    import gc
+
+    gc.collect()
+    gc.freeze()  # keep the collector from touching (and so copying) the warm heap in every child
+    server = Server(path, idle)
+    sys.stdout.write(f"promptgen daemon {os.getpid()} serving {path}\n")
+    sys.stdout.flush()
+    why = server.serve()
+    sys.stdout.write(f"promptgen daemon {os.getpid()} leaving: {why}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""Client side of the build daemon, a warm fork server (`promptgen daemon`, docs/PERFORMANCE.md s. 15).
+
+Standard library only: it runs on every console-script call. `forward(argv)` hands the command (whose no-op
+fast path fell through) to a running daemon of this installation, which forks a child that already has the whole CLI imported and
+its pydantic validators built; the child runs the command in this process's directory and environment,
+on this process's stdin/stdout/stderr (passed as file descriptors), and reports the exit code.
+`forward` returns None whenever no daemon ran the command (none running, disabled, stale code, a
+broken socket): the caller then runs it in-process, so the daemon can make a command faster but never
+change its answer.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+ENV_SWITCH = "PROMPTGEN_DAEMON"  # "0": never forward (the command runs in-process)
+ENV_DIR = "PROMPTGEN_DAEMON_DIR"  # where the sockets live (default: $XDG_RUNTIME_DIR or /tmp, per user)
+PROTOCOL = 1
+
+
+def installation() -> tuple[str, str, str]:
+    """(interpreter, environment, package folder): a daemon serves only the installation that started
+    it (`python`, `python3` and the console script of one virtual environment are one installation)."""
+    return os.path.realpath(sys.executable), sys.prefix, os.path.dirname(os.path.abspath(__file__))
+
+
+def socket_dir() -> str:
+    base = os.environ.get(ENV_DIR)
+    if base:
+        return base
+    return os.path.join(os.environ.get("XDG_RUNTIME_DIR") or "/tmp", f"promptgen-{os.getuid()}")
+
+
+def socket_path() -> str:
+    import zlib
+
+    key = zlib.crc32("\0".join(installation()).encode("utf-8", "surrogateescape"))
+    return os.path.join(socket_dir(), f"d{PROTOCOL}-{key:08x}.sock")
+
+
+def private(folder: str) -> bool:
+    """Whether `folder` is a real directory of this user that nobody else may enter or write."""
+    import stat
+
+    try:
+        st = os.lstat(folder)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
+def supported() -> bool:
+    import socket
+
+    return hasattr(os, "fork") and hasattr(socket, "AF_UNIX") and hasattr(socket, "send_fds")
+
+
+def forward(argv: list[str]) -> int | None:
+    """Run `argv` in the daemon; its exit code, or None when the caller must run it in-process."""
+    if os.environ.get(ENV_SWITCH) == "0" or argv[:1] == ["daemon"] or not hasattr(os, "fork"):
+        return None
+    try:
+        path = socket_path()
+        os.stat(path)  # the common case when no daemon runs: one failed stat
+    except (OSError, ValueError):
+        return None
+    if not private(os.path.dirname(path)):
+        return None  # the command's environment goes to whoever listens there: only to this user
+    try:
+        from promptgen import handoff
+
+        return _forward(path, argv, handoff.export())
+    except (OSError, ValueError):
+        return None  # nothing ran yet (errors after the child started are answered inside _forward)
+
+
+def request(op: str, path: str | None = None, timeout: float = 5.0) -> dict | None:
+    """A control request (`ping`, `stop`) to the daemon; its JSON answer, or None when none answers."""
+    import json
+
+    path = path or socket_path()
+    if not private(os.path.dirname(path)):
+        return None
+    try:
+        sock = _connect(path, timeout)
+    except (OSError, ValueError):
+        return None
+    try:
+        _send(sock, {"op": op}, [])
+        line = next(_lines(sock))
+        return json.loads(line)
+    except (OSError, ValueError, StopIteration):
+        return None
+    finally:
+        sock.close()
+
+
+def _connect(path: str, timeout: float | None):
+    """A connected Unix stream socket. `_socket`, not `socket`: the latter imports enum and selectors,
+    several milliseconds on every forwarded command."""
+    import _socket
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(path)
+        sock.settimeout(None)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _send(sock, message: dict, fds: list[int], blob: bytes = b"") -> None:
+    """One request: an 8-byte length, the message in `marshal` format (built in, unlike json; both ends
+    are one interpreter, see `installation`) with the descriptors riding on its first bytes, then
+    `blob` (`message["blob"]` bytes, read by the forked child, not by the daemon)."""
+    import _socket
+    import marshal
+
+    data = marshal.dumps({**message, "blob": len(blob)})
+    frame = len(data).to_bytes(8, "big") + data
+    rights = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
+    ancillary = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)] if fds else []
+    sent = sock.sendmsg([frame[:8]], ancillary)
+    sock.sendall(frame[sent:] + blob)
+
+
+def _lines(sock):
+    """The daemon's answer lines (`pid N`, `exit N`, `stale`, or one JSON object)."""
+    buf = b""
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            yield line.decode("utf-8", "replace")
+
+
+def _stream_fds() -> tuple[list[int], list[int]]:
+    """(descriptors to pass for stdin/stdout/stderr, the ones opened here): a closed one is /dev/null."""
+    fds, opened = [], []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+            fds.append(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            fds.append(null)
+            opened.append(null)
+    return fds, opened
+
+
+def _streams() -> list[list]:
+    """Encoding and error handler of this process's text streams, for the child to reopen them alike."""
+    return [[getattr(s, "encoding", None), getattr(s, "errors", None)]
+            for s in (sys.stdin, sys.stdout, sys.stderr)]
+
+
+def _forward(path: str, argv: list[str], blob: bytes) -> int | None:
+    import _signal  # not `signal`: it imports enum
+
+    sock = _connect(path, 2.0)
+    child, caught = None, []
+
+    def relay(signum, _frame):  # Ctrl-C and friends go to the child (its PID comes first)
+        if child is None:
+            caught.append(signum)
+            return
+        try:
+            os.kill(child, signum)
+        except OSError:
+            pass
+
+    relayed = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)
+    previous = [_signal.signal(sig, relay) for sig in relayed]
+    fds, opened = _stream_fds()
+    try:
+        umask = os.umask(0o22)
+        os.umask(umask)
+        message = {"op": "run", "argv": argv, "argv0": sys.argv[0] if sys.argv else "promptgen",
+                   "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask, "streams": _streams(),
+                   "installation": list(installation())}
+        sys.stdout.flush()
+        _send(sock, message, fds, blob)
+        try:
+            for line in _lines(sock):
+                word, _, value = line.partition(" ")
+                if word == "pid" and child is None:
+                    child = int(value)
+                    for signum in caught:
+                        relay(signum, None)
+                elif word == "exit":
+                    return int(value)
+                elif word == "stale" and child is None:
+                    break  # the daemon runs other code than this installation
+        except OSError:
+            if child is None:
+                raise  # nothing started: in-process
+            # else it started: never run it a second time (reported below)
+    finally:
+        for fd in opened:
+            os.close(fd)
+        sock.close()
+        if child is None:
+            for sig, handler in zip(relayed, previous):
+                _signal.signal(sig, handler)
+    if child is None:
+        if caught:
+            sys.stderr.write("promptgen: interrupted\n")
+            return 130
+        return None  # nothing started: the caller runs the command in-process
+    sys.stderr.write("promptgen: the daemon's build process ended without an exit status "
+                     "(killed?); run again, or set PROMPTGEN_DAEMON=0\n")
+    return 70
