@@ -131,6 +131,10 @@ class Manifest:
         m._fd, m._index = fd, index
         return m
 
+    def fileno(self) -> int | None:
+        """The descriptor of a loaded manifest (None once closed or if built in memory)."""
+        return self._fd
+
     def close(self) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None
@@ -157,6 +161,11 @@ class Manifest:
     def section(self, name: str) -> bytes | None:
         """The named section's bytes, None if there is none; raises Damaged if they are not intact."""
         return self._read(name)
+
+    def section_names(self) -> set:
+        """The names of the application sections (nothing read)."""
+        names = self._index.keys() if self._index else self._sections.keys()
+        return {n for n in names if n not in (STATS, DIGESTS)}
 
     def sections(self) -> dict:
         """Every application section, {name: bytes} (reads and checks them all)."""

@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import re
+import stat
 from typing import Iterable, Iterator
 
 from promptgen.config import Config
@@ -169,8 +170,9 @@ def write_all(cfg: Config, out_dir: str | None, result, collected, store) -> tup
         previous = {}
     written_before = {name for name in previous if name.startswith("plans/")}  # plan folders we wrote
     groups = _groups(result, collected)
+    found = {rel: _file_stat(os.path.join(base, rel)) for name in groups for rel in _group_files(name)}
     stale = [name for name, (key, _render) in sorted(groups.items())
-             if previous.get(name) != key or not all(os.path.isfile(os.path.join(base, r)) for r in _group_files(name))]
+             if previous.get(name) != key or any(found[r] is None for r in _group_files(name))]
     if any(name in previous for name in stale):  # forget them first: a kill below leaves them unknown
         previous = {name: key for name, key in previous.items() if name not in stale}
         _save_state(state_path, previous)
@@ -185,16 +187,19 @@ def write_all(cfg: Config, out_dir: str | None, result, collected, store) -> tup
     state = {name: key for name, (key, _render) in groups.items()}
     if state != previous:
         _save_state(state_path, state)
-    stats = {}
-    for name in groups:
+    for name in stale:  # the others were not touched since `found`
         for rel in _group_files(name):
-            path = os.path.join(base, rel)
-            try:
-                st = os.stat(path)
-                stats[path] = (st.st_mtime_ns, st.st_size)
-            except OSError:
-                pass
-    return written, stats
+            found[rel] = _file_stat(os.path.join(base, rel))
+    return written, {os.path.join(base, rel): st for rel, st in found.items() if st is not None}
+
+
+def _file_stat(path: str) -> tuple[int, int] | None:
+    """(mtime_ns, size) of a regular file (links followed), else None."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_mtime_ns, st.st_size) if stat.S_ISREG(st.st_mode) else None
 
 
 def _save_state(path: str, state: dict) -> None:

@@ -18,6 +18,7 @@ from promptgen import __version__
 
 FAST_COMMANDS = ("build", "status", "check")
 MANIFEST = "manifest.bin"
+ANSWERS_FILE = "answers.bin"  # the answer sections, rewritten only when the answers changed (manifest_write.py)
 ANSWERS = ("diagnostics_json", "status_json", "check_json", "check_text")  # + status_by_plan: sections
 PLAN_SECTION = "status_by_plan:"  # + feature name: the section of `status --json FEATURE`
 
@@ -132,7 +133,7 @@ def _serve_from(opts: dict, started: float, root: str, state_dir: str, path: str
             handoff.remember(workspace, handoff.Handoff(current, payload.get("files_snapshot"), result.changed,
                                                         result.touched, manifest.digests))
             return None
-        answer = _answer(opts, manifest, payload, time.perf_counter() - started)
+        answer = _answer(opts, manifest, payload, time.perf_counter() - started, _AnswerSections(state_dir, payload))
     except Damaged:  # a section of the file is not what its header says
         _warn_damaged(path)
         return None
@@ -212,9 +213,51 @@ def _refresh_stats(state_dir: str, manifest, current: dict, touched: dict) -> No
         pass  # another run holds the lock or the directory is read-only: the next run re-hashes
 
 
-def _answer(opts: dict, manifest, payload: dict, elapsed: float) -> tuple[str | bytes, int] | None:
+class _AnswerSections:
+    """The answer sections of `answers.bin`, opened on first use, if it is the one the manifest names
+    (`answers_key`): None for a missing or another build's file (the full CLI answers); a damaged one
+    gets the warning line and None too."""
+
+    def __init__(self, state_dir: str, payload: dict) -> None:
+        self.path = os.path.join(state_dir, ANSWERS_FILE)
+        self.key = payload.get("answers_key")
+
+    def section(self, name: str) -> bytes | None:
+        from graph_cache.manifest import Damaged, Manifest
+
+        if not isinstance(self.key, str):
+            return None
+        answers = Manifest.load(self.path)
+        if answers is None:
+            if os.path.isfile(self.path):
+                _warn_damaged(self.path)  # exists, but torn or garbled (a missing one is silent)
+            return None
+        if answers.global_key != self.key:  # another build's (killed before its manifest): silent
+            answers.close()
+            return None
+        try:
+            return answers.section(name)
+        except Damaged:
+            _warn_damaged(self.path)
+            _remove_if_same(self.path, answers.fileno())  # the next build writes it again
+            return None
+        finally:
+            answers.close()
+
+
+def _remove_if_same(path: str, fd: int) -> None:
+    """Unlink `path` if it is still the file open as `fd` (not one a build has written since): best
+    effort, without the lock (losing a race costs the next command a rebuild of the file, no answer)."""
+    try:
+        if os.stat(path).st_ino == os.fstat(fd).st_ino:
+            os.unlink(path)
+    except (OSError, TypeError):
+        pass
+
+
+def _answer(opts: dict, manifest, payload: dict, elapsed: float, answers: _AnswerSections) -> tuple[str | bytes, int] | None:
     """(stdout text, exit code) of the command, or None when the full CLI must answer. Writes nothing.
-    Big answers are sections of the manifest, read (and CRC-checked) only by the command printing them,
+    Big answers are sections of `answers.bin`, read (and CRC-checked) only by the command printing them,
     and returned as the UTF-8 bytes they are stored as (`_write` prints them without a decode)."""
     command = opts["command"]
     if command == "build":
@@ -222,7 +265,7 @@ def _answer(opts: dict, manifest, payload: dict, elapsed: float) -> tuple[str | 
 
         by_type = {t: {"hit": n, "miss": 0, "cutoff": 0} for t, n in manifest.counts_by_type.items()}
         if opts["json"]:
-            diagnostics = _text(manifest.section("diagnostics_json"))
+            diagnostics = _text(answers.section("diagnostics_json"))
             if diagnostics is None:
                 return None
             return buildreport.build_json(by_type, [], diagnostics, elapsed) + "\n", 0
@@ -231,11 +274,11 @@ def _answer(opts: dict, manifest, payload: dict, elapsed: float) -> tuple[str | 
         if not opts["json"]:
             return None  # rich tables live in the full CLI
         plan = opts["plan"]
-        one = manifest.section("status_json" if plan is None else PLAN_SECTION + plan)
+        one = answers.section("status_json" if plan is None else PLAN_SECTION + plan)
         return None if not isinstance(one, bytes) else (one + b"\n", 0)  # unknown plans, aliases: full CLI
     if command == "check":
         code = int(payload["check_exit"])
-        text = manifest.section("check_json" if opts["json"] else "check_text")
+        text = answers.section("check_json" if opts["json"] else "check_text")
         if not isinstance(text, bytes):
             return None
         if opts["json"]:

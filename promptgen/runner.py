@@ -1,15 +1,12 @@
 """One full (incremental) build: lock, discover, run the engine, persist artifacts/manifest/history."""
 from __future__ import annotations
 
-import marshal
 import os
 import time
 
 from promptgen import errors
 from promptgen.config import Config
 
-MANIFEST = "manifest.bin"
-MANIFEST_KEY = "promptgen-manifest-2"  # the real key (version, config, templates) is in the payload
 LOCK_TIMEOUT_HINT = "use --lock-timeout SECONDS to wait longer"
 
 
@@ -143,6 +140,8 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
                                        result=result, profile=profile, metrics=metrics_sink,
                                        artifacts_changed=changed, store=store)
                 try:
+                    from promptgen.manifest_write import save_manifest
+
                     save_manifest(cfg, spec, collected, outcome, artifact_stats if out_dir is None else None,
                                   seen if result.changes_used else None)
                     if save_discovery is not None:
@@ -211,83 +210,3 @@ def _changes(seen):
     from graph_cache.model import FileChanges
 
     return FileChanges(seen.snapshot, seen.changed)
-
-
-def save_manifest(cfg: Config, spec, collected: Collected, outcome, artifact_stats: dict | None,
-                  base=None) -> None:
-    """Write the no-op fast path's manifest: file stats + digests, counts per type, printable answers,
-    the stats of the default artifacts (None after `--out`: the next plain build rewrites them) and
-    the build's files snapshot (when every record agrees with the engine's: the next build may then
-    tell the engine which files changed). `base` is the fast path's `Handoff` when the engine trusted
-    it: the records then start from the old manifest's."""
-    from graph_cache.manifest import Manifest
-    from promptgen import fastpath
-
-    counts_by_type: dict[str, int] = {}
-    for node_type, c in outcome.counts.by_type.items():
-        counts_by_type[node_type] = sum(c.values())
-    stats, digests, agree = manifest_files(cfg, spec, outcome.result, base)
-    # Printable answers are stored as UTF-8 bytes, as the answers node made them; they go to sections of
-    # the manifest that only status/check read.
-    payload = {"global_key": fastpath.global_key(cfg.root), "workspace": cfg.workspace,
-               **collected.answers.payload(), "artifacts": artifact_stats,
-               "files_snapshot": outcome.result.files_snapshot if agree else None,
-               "walk_notes": spec.walk_notes}
-    small, answers = fastpath.split_answers(payload)
-    manifest = Manifest(MANIFEST_KEY, stats, digests, marshal.dumps(small), counts_by_type, answers)
-    manifest.save(os.path.join(cfg.state_dir, MANIFEST))
-
-
-def manifest_files(cfg: Config, spec, result, base=None) -> tuple[dict, dict, bool]:
-    """({path: (mtime_ns, size, ino)}, {path: digest}, agree) of every scanned candidate file, node
-    input or not. The stats keep the order of the walk (`spec.stats`), so that the no-op path's
-    comparison with its own walk is one byte comparison (graph_cache/manifest.py). A file whose stat
-    moved since the engine's record is hashed again; `agree` is False if its content moved too (the
-    manifest then cannot vouch for the engine's records). With `base` (a trusted `Handoff`) only the
-    files it names and the ones the engine fingerprinted are looked at; the others keep the old
-    manifest's records, which equal their walk stats."""
-    from graph_cache.fingerprint import fingerprint_file
-    from graph_cache.fs import RealFileSystem
-
-    known = result.files
-    row_of = getattr(known, "row", None)  # stored rows as they are: no FileRecord per file
-    fs = None
-    agree = True
-
-    def record(path: str, st) -> tuple | None:
-        nonlocal fs, agree
-        if row_of is not None:
-            row = row_of(path)
-        else:
-            rec = known.get(path)
-            row = None if rec is None else (rec.stat.mtime_ns, rec.stat.size, rec.stat.ino, rec.digest)
-        if row is None or (st is not None and row[:3] != tuple(st)):
-            fs = fs or RealFileSystem(cfg.workspace_dir)
-            rec, _ = fingerprint_file(fs, path, None, st)
-            new = None if rec is None else (rec.stat.mtime_ns, rec.stat.size, rec.stat.ino, rec.digest)
-            if row is not None and (new is None or new[3] != row[3]):
-                agree = False
-            row = new
-        return row
-
-    stats, digests = {}, {}
-    if base is None:
-        for path, st in spec.stats.items():
-            row = record(path, st)
-            if row is not None:
-                stats[path] = row[:3]
-                digests[path] = row[3]
-        return stats, digests, agree
-    fingerprinted, touched, old = result.fingerprinted, base.touched, base.digests
-    look = base.changed | touched.keys() | fingerprinted.keys()
-    for path, st in spec.stats.items():
-        if path in look or path not in old:
-            rec = touched.get(path) if path not in fingerprinted else None
-            row = record(path, st) if rec is None else (*rec.stat, rec.digest)
-            if row is not None:
-                stats[path] = row[:3]
-                digests[path] = row[3]
-        else:
-            stats[path] = st
-            digests[path] = old[path]
-    return stats, digests, agree

@@ -43,8 +43,14 @@ def test_manifest_holds_answers_as_sections_and_stats_in_walk_order(cli, workspa
     try:
         small = marshal.loads(m.payload)
         assert set(small) == {"global_key", "workspace", "diag_summary", "check_exit", "artifacts", "files_snapshot",
-                              "walk_notes"}
-        names = set(m.sections())
+                              "walk_notes", "answers_key"}
+        assert m.sections() == {}  # the answers live in answers.bin, named by its key
+        answers = Manifest.load(str(workspace / ".promptgen" / "answers.bin"))
+        try:
+            assert answers.global_key == small["answers_key"]
+            names = set(answers.sections())
+        finally:
+            answers.close()
         assert set(ANSWERS) <= names and PLAN_SECTION + "ORBIT-SYNC" in names
         current = scan(str(workspace / small["workspace"]))
         assert m.same_stats(current)  # the no-op's comparison: bytes, in the walk's order
@@ -74,6 +80,10 @@ def test_fast_answers_equal_full_answers(cli, workspace):
 def test_touched_files_are_refreshed_keeping_the_answers(cli, workspace):
     root = str(workspace)
     answer = ok(cli("status", "--json", "--root", root)).out
+    answers_bytes = (workspace / ".promptgen" / "answers.bin").read_bytes()
+    m = manifest(workspace)
+    key = marshal.loads(m.payload)["answers_key"]
+    m.close()
     later = time.time() - 3600  # an hour ago: not racily clean
     for path in workspace.rglob("*.md"):
         if ".promptgen" not in path.parts:
@@ -86,9 +96,10 @@ def test_touched_files_are_refreshed_keeping_the_answers(cli, workspace):
     m = manifest(workspace)
     try:
         assert m.same_stats(scan(root))  # the next run is one byte comparison again
-        assert m.section("status_json").decode() + "\n" == answer
+        assert marshal.loads(m.payload)["answers_key"] == key  # the same answers file, still named
     finally:
         m.close()
+    assert (workspace / ".promptgen" / "answers.bin").read_bytes() == answers_bytes
     assert ok(cli("status", "--json", "--root", root)).out == answer
     assert history(workspace)[-1]["fast_path"]
 
@@ -166,3 +177,41 @@ def test_console_script_exits_quickly_but_completely(cli, workspace, tmp_path):
     with pytest.raises(SystemExit) as exc:
         main(["status", "--json", "--root", root])  # a caller: SystemExit as always, not os._exit
     assert exc.value.code == 0
+
+
+def test_answers_file_is_rewritten_only_when_the_answers_change(cli, workspace):
+    """answers.bin (the answer sections) is kept by a build whose answers node is unchanged: an edit
+    that changes no plan's status rewrites the manifest only. A status change rewrites both. A damaged
+    answers file is not read back by builds: the fast path that finds it damaged warns, removes it and
+    lets the full path answer, which writes it again."""
+    root = str(workspace)
+    ok(cli("build", "--root", root))
+    answers = workspace / ".promptgen" / "answers.bin"
+    manifest_file = workspace / ".promptgen" / "manifest.bin"
+    first = (answers.stat().st_ino, answers.read_bytes())
+    doc = workspace / "plans" / "ORBIT-SYNC" / "execution" / "EXECUTION_TASK_ORBIT-SYNC_32_01.md"
+    doc.write_bytes(doc.read_bytes() + b"\n- an iteration note\n")
+    before = manifest_file.stat().st_ino
+    res = ok(cli("build", "--root", root, "--json"))
+    assert res.json()["recomputed"] and "answers:workspace" not in res.json()["recomputed"]
+    assert manifest_file.stat().st_ino != before  # rewritten (atomic replace: a new inode)
+    assert (answers.stat().st_ino, answers.read_bytes()) == first  # kept as it was
+    status_answer = ok(cli("status", "--json", "--root", root)).out
+    assert history(workspace)[-1]["fast_path"]
+    doc.write_bytes(doc.read_bytes().replace(b"In Progress", b"Complete"))
+    res = ok(cli("build", "--root", root, "--json"))
+    assert "answers:workspace" in res.json()["recomputed"]
+    assert answers.read_bytes() != first[1]
+    new_answer = ok(cli("status", "--json", "--root", root)).out
+    assert history(workspace)[-1]["fast_path"] and new_answer != status_answer
+    data = bytearray(answers.read_bytes())
+    data[-10] ^= 0x20  # inside the last section: only its CRC can tell
+    answers.write_bytes(bytes(data))
+    doc.write_bytes(doc.read_bytes() + b"\n- another note\n")
+    ok(cli("build", "--root", root))  # the same answers: the file is kept (its CRCs are not read back)
+    assert answers.read_bytes() == bytes(data)
+    res = ok(cli("status", "--json", "--root", root))  # the fast path finds the damage
+    assert res.out == new_answer and "answers.bin" in res.err and not history(workspace)[-1]["fast_path"]
+    assert answers.read_bytes() != bytes(data)  # removed, then written again by that full path
+    res = ok(cli("status", "--json", "--root", root))
+    assert res.out == new_answer and res.err == "" and history(workspace)[-1]["fast_path"]

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from graph_cache.fingerprint import FileRecord, hash_bytes
 from graph_cache.fs import StatSig
 from graph_cache.manifest import Manifest
-from promptgen import fastpath, handoff, runner, service
+from promptgen import fastpath, handoff, manifest_write, service
 from promptgen.scan import scan
 
 DOC = "plans/ORBIT-SYNC/execution/EXECUTION_TASK_ORBIT-SYNC_32_01.md"
@@ -82,7 +82,7 @@ def test_the_answers_equal_those_of_a_build_without_the_handoff(workspace, tmp_p
     assert {n: d for n, (d, _) in mine.result.decisions.items()} == {n: d for n, (d, _) in theirs.result.decisions.items()}
     assert mine.diagnostics == theirs.diagnostics
     for name in ("status_json", "check_json", "diagnostics_json"):
-        a, b = Manifest.load(str(workspace / ".promptgen" / "manifest.bin")), Manifest.load(str(twin / ".promptgen" / "manifest.bin"))
+        a, b = Manifest.load(str(workspace / ".promptgen" / "answers.bin")), Manifest.load(str(twin / ".promptgen" / "answers.bin"))
         try:
             assert a.section(name).replace(str(workspace).encode(), b"") == b.section(name).replace(str(twin).encode(), b"")
         finally:
@@ -122,7 +122,7 @@ def test_the_manifest_vouches_only_for_records_that_agree_with_the_engine(tmp_pa
     for digest, agree in ((hash_bytes(b"alpha"), True), (hash_bytes(b"what the build read"), False)):
         # the engine's record has another stat (racily clean, or written while the build ran)
         result = SimpleNamespace(files={"a.md": FileRecord(StatSig(-1, 5, st.st_ino), digest)}, fingerprinted={})
-        stats, digests, ok = runner.manifest_files(cfg, spec, result)
+        stats, digests, ok = manifest_write.manifest_files(cfg, spec, result)
         assert ok is agree and digests == {"a.md": hash_bytes(b"alpha")}
 
 

@@ -87,7 +87,7 @@ def test_eight_concurrent_builds_serialise_and_agree_with_a_clean_build(tmp_path
     assert json.loads(out) == ref_status
     assert read_tree(ws / ".promptgen" / "artifacts") == ref_artifacts
     known = {".gitignore", "artifacts", "history.jsonl", "manifest.bin", "state.db", "state.lock",
-             "state.db.checked", "discovery.bin"}
+             "state.db.checked", "discovery.bin", "answers.bin"}
     assert sorted(e.name for e in (ws / ".promptgen").iterdir() if e.name not in known) == []  # no litter
 
 

@@ -330,8 +330,8 @@ UNWRITABLE = [
     pytest.param(".promptgen/state.lock", "dir", "Is a directory", (), id="state-lock-is-a-folder"),
     pytest.param(".promptgen/state.db-journal", "dir", None, ("state.lock",), id="journal-is-a-folder"),
     pytest.param(".promptgen/artifacts", "file", None, ("state.lock", "state.db"), id="artifacts-is-a-file"),
-    pytest.param(".promptgen/manifest.bin", "dir", "Is a directory", ("state.lock", "state.db", "artifacts"),
-                 id="manifest-is-a-folder"),
+    pytest.param(".promptgen/manifest.bin", "dir", "Is a directory",
+                 ("state.lock", "state.db", "artifacts", "answers.bin"), id="manifest-is-a-folder"),
     pytest.param(".promptgen/history.jsonl", "dir", "Is a directory",
                  ("state.lock", "state.db", "artifacts", "manifest.bin"),
                  id="history-is-a-folder"),
@@ -379,8 +379,9 @@ def test_unwritable_state_dir_exits_4_with_one_line(tmp_path, cli, clean_status,
             assert os_error in lines[0], lines[0]
     # No partial state: besides the lock file and what was committed before the failing write (whole),
     # nothing changed; in particular no temp file is left behind.
-    # state.db.checked goes with state.db (its stat after our commit), discovery.bin with manifest.bin
-    companions = {"state.db": ("state.db.checked",), "manifest.bin": ("discovery.bin",)}
+    # state.db.checked goes with state.db (its stat after our commit), discovery.bin and answers.bin (written
+    # just before it, named by it) with manifest.bin
+    companions = {"state.db": ("state.db.checked",), "manifest.bin": ("discovery.bin", "answers.bin")}
     names = set(may_change) | {c for name in may_change for c in companions.get(name, ())}
     allowed = {f"root/.promptgen/{name}" for name in names}
     changed = changed_paths(before, snapshot(tmp_path))

@@ -280,11 +280,18 @@ MANIFEST_DAMAGE = {
     "garbage-payload": lambda p: _manifest_with(p, payload=b"\x00garbage"),
     "payload-wrong-types": lambda p: _manifest_with(p, payload=marshal.dumps({"global_key": 5, "workspace": None})),
     "files-wrong-types": lambda p: _manifest_with(p, files={"x": "y"}),
-    "answer-byte-flipped": lambda p: _damage_section(p, "status_json", "flip"),
-    "answer-swapped": lambda p: _damage_section(p, "status_json", "swap"),
-    "answer-torn": lambda p: _damage_section(p, "status_json", "torn"),
+    "answer-byte-flipped": lambda p: _damage_section(p.parent / ANSWERS, "status_json", "flip"),
+    "answer-swapped": lambda p: _damage_section(p.parent / ANSWERS, "status_json", "swap"),
+    "answer-torn": lambda p: _damage_section(p.parent / ANSWERS, "status_json", "torn"),
+    "answers-zero-length": lambda p: (p.parent / ANSWERS).write_bytes(b""),
+    "answers-random-bytes": lambda p: (p.parent / ANSWERS).write_bytes(random.Random(7).randbytes(4096)),
     "records-torn": lambda p: _damage_section(p, "\0stats", "torn"),
 }
+ANSWERS = "answers.bin"  # the answer sections live there (manifest_write.save_answers); the manifest names its key
+
+
+def damaged_file(damage: str) -> str:
+    return ANSWERS if damage.startswith("answer") else "manifest.bin"
 
 
 @pytest.mark.parametrize("damage", [case(n, slow={"foreign-magic", "wrong-shape", "garbage-payload",
@@ -310,7 +317,7 @@ def test_damaged_manifest_warns_once(built, tmp_path, damage):
     whose key does not match is a manifest of another version or configuration: silently rebuilt.)"""
     root = copy_built(built, tmp_path / "ws")
     MANIFEST_DAMAGE[damage](root / ".promptgen" / "manifest.bin")
-    _check_one_warning(status(root), "manifest.bin")
+    _check_one_warning(status(root), damaged_file(damage))
     assert status(root).err == ""
 
 

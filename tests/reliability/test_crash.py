@@ -52,7 +52,7 @@ COPIES = 3
 CONFIG = "history_keep = 3\nsize_cap_mib = {cap}\n"
 # Entries `.promptgen/` may hold after a successful build (anything else is litter from a crash).
 STATE_ENTRIES = {"config.toml", ".gitignore", "state.db", "state.db.checked", "state.lock", "manifest.bin",
-                 "discovery.bin", "history.jsonl", "artifacts"}
+                 "discovery.bin", "answers.bin", "history.jsonl", "artifacts"}
 SCENARIOS = (("edit", 0.45), ("config", 0.2), ("fresh", 0.2), ("touch", 0.15))
 
 
