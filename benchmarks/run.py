@@ -16,9 +16,9 @@ scenarios run the promptgen CLI as a separate process, `--repeat` times each (co
   edit-status   one EXECUTION_TASK's header status flipped (open <-> complete: its plan's status changes), then `build`
   new-plan      one new nested plan (~35 documents) added, then `build`
   delete-plan   one nested plan folder removed, then `build`
-  no-op+daemon, edit-exec+daemon, edit-status+daemon
+  no-op+daemon, edit-exec+daemon, edit-status+daemon, cold+daemon
                 the same with a running `promptgen daemon` (warm fork server, started before and
-                stopped after these three; skipped with --no-daemon): CPU and peak RSS are then the
+                stopped after these four; skipped with --no-daemon): CPU and peak RSS are then the
                 client process's only, the work runs in the daemon's forked child
 
 Each promptgen run is paired with a run of the *floor*, a minimal Python process on the same
@@ -88,8 +88,8 @@ FLOOR_HASH = _FLOOR.format(
 
 REFERENCE: list = []  # results of an earlier run (--reference), for the 10k -> 100k growth targets
 SCENARIOS = ("cold", "no-op", "status-json", "touch-all", "edit-exec", "edit-status", "new-plan", "delete-plan",
-             "no-op+daemon", "edit-exec+daemon", "edit-status+daemon")
-DAEMON_SCENARIOS = SCENARIOS[-3:]
+             "no-op+daemon", "edit-exec+daemon", "edit-status+daemon", "cold+daemon")
+DAEMON_SCENARIOS = SCENARIOS[-4:]
 HASH_FLOOR = ("cold", "touch-all")
 
 
@@ -116,7 +116,7 @@ def measure(cmd: list[str], stdout_path: str = os.devnull, cwd: str | None = Non
     return Run(t1 - t0, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, proc.returncode)
 
 
-def last_history(ws: str) -> dict | None:
+def _last_line(ws: str) -> bytes | None:
     path = os.path.join(ws, ".promptgen", "history.jsonl")
     try:
         with open(path, "rb") as fh:
@@ -124,17 +124,17 @@ def last_history(ws: str) -> dict | None:
             size = fh.tell()
             fh.seek(max(0, size - 65536))
             lines = fh.read().splitlines()
-        return json.loads(lines[-1]) if lines else None
-    except (OSError, ValueError, IndexError):
+        return lines[-1] if lines else None
+    except (OSError, IndexError):
         return None
 
 
-def history_len(ws: str) -> int:
+def last_history(ws: str) -> dict | None:
+    line = _last_line(ws)
     try:
-        with open(os.path.join(ws, ".promptgen", "history.jsonl"), "rb") as fh:
-            return fh.read().count(b"\n")
-    except OSError:
-        return 0
+        return json.loads(line) if line else None
+    except ValueError:
+        return None
 
 
 class Bench:
@@ -162,14 +162,14 @@ class Bench:
         self.env = env_on if action == "start" else self.env_off
 
     def promptgen(self, ws: str, *argv: str) -> tuple[Run, dict | None]:
-        before = history_len(ws)
+        before = _last_line(ws)  # (the history keeps its last 50 records: compare, do not count)
         run = measure(self.pg + list(argv) + ["--root", ws], self.out_file, cwd=ws, env=self.env)
         if run.code != 0:
             self.failures += 1
             with open(self.out_file + ".err", "rb") as fh:
                 tail = fh.read()[-2000:].decode("utf-8", "replace")
             log(f"    promptgen {' '.join(argv)} exited {run.code}: {tail}")
-        hist = last_history(ws) if history_len(ws) > before else None
+        hist = last_history(ws) if _last_line(ws) != before else None
         return run, hist
 
     def floor(self, ws: str, kind: str) -> Run:
@@ -306,6 +306,7 @@ def run_size(bench: Bench, nominal: int) -> dict:
             if execs:
                 scenario("edit-exec+daemon", repeat, lambda i: edit(i + repeat))
                 scenario("edit-status+daemon", repeat, flip)
+            scenario("cold+daemon", cold_repeat, rm_state, floor_kind="hash")
         finally:
             bench.daemon("stop")
     state_bytes = dir_size(os.path.join(ws, ".promptgen"))
@@ -377,7 +378,7 @@ def targets_for(nominal: int, name: str, row: dict, size_results: dict, all_resu
         if name == "no-op":
             out.append((f"≤ 3× floor{note}", row["ratio"] is not None and row["ratio"] <= 3.0))
             out.append((f"≤ 35 ms{note}", row["median"] <= 0.035))
-        if name == "cold":
+        if name in ("cold", "cold+daemon"):
             out.append((f"≤ 450 ms{note}", row["median"] <= 0.45))
     if 5_000 <= nominal <= 20_000:
         if name == "no-op":
