@@ -11,16 +11,13 @@ answer is written, nothing falls back: the history record after it is best effor
 from __future__ import annotations
 
 import os
-import sys
 import time
 
-from promptgen import __version__
+from promptgen import __version__, stored_answers
+from promptgen.stored_answers import warn_damaged
 
 FAST_COMMANDS = ("build", "status", "check")
 MANIFEST = "manifest.bin"
-ANSWERS_FILE = "answers.bin"  # the answer sections, rewritten only when the answers changed (manifest_write.py)
-ANSWERS = ("diagnostics_json", "status_json", "check_json", "check_text")  # + status_by_plan: sections
-PLAN_SECTION = "status_by_plan:"  # + feature name: the section of `status --json FEATURE`
 
 
 def parse_args(argv: list[str]) -> dict | None:
@@ -113,7 +110,7 @@ def _serve_from(opts: dict, started: float, root: str, state_dir: str, path: str
         except Exception:
             pass
     if not isinstance(payload, dict):
-        _warn_damaged(path)
+        warn_damaged(path)
         return None
     if payload.get("global_key") != global_key(root):
         return None  # another version or configuration: the full build rewrites it
@@ -133,24 +130,19 @@ def _serve_from(opts: dict, started: float, root: str, state_dir: str, path: str
             handoff.remember(workspace, handoff.Handoff(current, payload.get("files_snapshot"), result.changed,
                                                         result.touched, manifest.digests))
             return None
-        answer = _answer(opts, manifest, payload, time.perf_counter() - started, _AnswerSections(state_dir, payload))
+        answer = stored_answers.answer(opts, manifest, payload, time.perf_counter() - started,
+                                       stored_answers.AnswerSections(state_dir, payload))
     except Damaged:  # a section of the file is not what its header says
-        _warn_damaged(path)
+        warn_damaged(path)
         return None
     if answer is None:
         return None
     if result.touched:
         _refresh_stats(state_dir, manifest, current, result.touched)
     text, opts["exit"] = answer
-    _write(text)
+    stored_answers.write(text)
     _record(state_dir, manifest, time.perf_counter() - started)
     return opts["exit"]
-
-
-def _warn_damaged(path: str) -> None:
-    """One stderr line for a manifest that exists but cannot be used; the full build then rewrites it."""
-    sys.stderr.write(f"promptgen: warning: discarded unusable {path} (damaged, truncated or of another "
-                     f"format); the build rewrites it\n")
 
 
 def _artifacts_intact(stats: dict | None) -> bool:
@@ -211,110 +203,3 @@ def _refresh_stats(state_dir: str, manifest, current: dict, touched: dict) -> No
             manifest.save(os.path.join(state_dir, MANIFEST))
     except Exception:
         pass  # another run holds the lock or the directory is read-only: the next run re-hashes
-
-
-class _AnswerSections:
-    """The answer sections of `answers.bin`, opened on first use, if it is the one the manifest names
-    (`answers_key`): None for a missing or another build's file (the full CLI answers); a damaged one
-    gets the warning line and None too."""
-
-    def __init__(self, state_dir: str, payload: dict) -> None:
-        self.path = os.path.join(state_dir, ANSWERS_FILE)
-        self.key = payload.get("answers_key")
-
-    def section(self, name: str) -> bytes | None:
-        from graph_cache.manifest import Damaged, Manifest
-
-        if not isinstance(self.key, str):
-            return None
-        answers = Manifest.load(self.path)
-        if answers is None:
-            if os.path.isfile(self.path):
-                _warn_damaged(self.path)  # exists, but torn or garbled (a missing one is silent)
-            return None
-        if answers.global_key != self.key:  # another build's (killed before its manifest): silent
-            answers.close()
-            return None
-        try:
-            return answers.section(name)
-        except Damaged:
-            _warn_damaged(self.path)
-            _remove_if_same(self.path, answers.fileno())  # the next build writes it again
-            return None
-        finally:
-            answers.close()
-
-
-def _remove_if_same(path: str, fd: int) -> None:
-    """Unlink `path` if it is still the file open as `fd` (not one a build has written since): best
-    effort, without the lock (losing a race costs the next command a rebuild of the file, no answer)."""
-    try:
-        if os.stat(path).st_ino == os.fstat(fd).st_ino:
-            os.unlink(path)
-    except (OSError, TypeError):
-        pass
-
-
-def _answer(opts: dict, manifest, payload: dict, elapsed: float, answers: _AnswerSections) -> tuple[str | bytes, int] | None:
-    """(stdout text, exit code) of the command, or None when the full CLI must answer. Writes nothing.
-    Big answers are sections of `answers.bin`, read (and CRC-checked) only by the command printing them,
-    and returned as the UTF-8 bytes they are stored as (`_write` prints them without a decode)."""
-    command = opts["command"]
-    if command == "build":
-        from promptgen import buildreport
-
-        by_type = {t: {"hit": n, "miss": 0, "cutoff": 0} for t, n in manifest.counts_by_type.items()}
-        if opts["json"]:
-            diagnostics = _text(answers.section("diagnostics_json"))
-            if diagnostics is None:
-                return None
-            return buildreport.build_json(by_type, [], diagnostics, elapsed) + "\n", 0
-        return buildreport.build_table(by_type, payload["diag_summary"], elapsed) + "\n", 0
-    if command == "status":
-        if not opts["json"]:
-            return None  # rich tables live in the full CLI
-        plan = opts["plan"]
-        one = answers.section("status_json" if plan is None else PLAN_SECTION + plan)
-        return None if not isinstance(one, bytes) else (one + b"\n", 0)  # unknown plans, aliases: full CLI
-    if command == "check":
-        code = int(payload["check_exit"])
-        text = answers.section("check_json" if opts["json"] else "check_text")
-        if not isinstance(text, bytes):
-            return None
-        if opts["json"]:
-            return text + b"\n", code
-        return (text + b"\n" if text else b""), code
-    return None
-
-
-def _write(text: str | bytes) -> None:
-    """Print an answer. Stored answers are UTF-8 bytes: written as they are when stdout encodes UTF-8
-    (the bytes the full CLI would write; decoding and re-encoding 2.4 MB of `status --json` at 10k
-    documents was ~10 % of that command), else decoded and written as text."""
-    out = sys.stdout
-    if isinstance(text, bytes):
-        buffer = getattr(out, "buffer", None)
-        encoding = (getattr(out, "encoding", None) or "").lower().replace("_", "-")
-        if buffer is None or encoding not in ("utf-8", "utf8"):
-            out.write(text.decode("utf-8"))
-            return
-        out.flush()
-        buffer.write(text)
-        return
-    out.write(text)
-
-
-def split_answers(payload: dict) -> tuple[dict, dict]:
-    """(the small payload every command reads, {section name: bytes}) of the runner's payload: the
-    printable answers (UTF-8 bytes, 7 MB at 10k documents) become manifest sections, read only by the
-    command that prints them."""
-    small = dict(payload)
-    sections = {name: small.pop(name) for name in ANSWERS if name in small}
-    for plan, answer in small.pop("status_by_plan", {}).items():
-        sections[PLAN_SECTION + plan] = answer
-    return small, sections
-
-
-def _text(value) -> str | None:
-    """A stored answer (UTF-8 bytes in the manifest) as text; None (full CLI) for anything else."""
-    return value.decode("utf-8") if isinstance(value, bytes) else None

@@ -23,19 +23,19 @@ def save_manifest(cfg: Config, spec, collected: Collected, outcome, artifact_sta
     tell the engine which files changed). `base` is the fast path's `Handoff` when the engine trusted
     it: the records then start from the old manifest's."""
     from graph_cache.manifest import Manifest
-    from promptgen import fastpath
+    from promptgen import fastpath, stored_answers
 
     counts_by_type: dict[str, int] = {}
     for node_type, c in outcome.counts.by_type.items():
         counts_by_type[node_type] = sum(c.values())
     stats, digests, agree = manifest_files(cfg, spec, outcome.result, base)
     # Printable answers are stored as UTF-8 bytes, as the answers node made them; they go to sections of
-    # the manifest that only status/check read.
+    # answers.bin, which only status/check read.
     payload = {"global_key": fastpath.global_key(cfg.root), "workspace": cfg.workspace,
                **collected.answers.payload(), "artifacts": artifact_stats,
                "files_snapshot": outcome.result.files_snapshot if agree else None,
                "walk_notes": spec.walk_notes}
-    small, answers = fastpath.split_answers(payload)
+    small, answers = stored_answers.split_answers(payload)
     small["answers_key"] = save_answers(cfg, answers, outcome.result)  # first: the manifest names it
     manifest = Manifest(MANIFEST_KEY, stats, digests, marshal.dumps(small), counts_by_type)
     manifest.save(os.path.join(cfg.state_dir, MANIFEST))
@@ -51,11 +51,11 @@ def save_answers(cfg: Config, sections: dict, result) -> str:
     import xxhash
 
     from graph_cache.manifest import Manifest
-    from promptgen import fastpath
+    from promptgen import fastpath, stored_answers
     from promptgen.answers import ANSWERS_ID
 
     key = xxhash.xxh3_128(fastpath.global_key(cfg.root) + b"\0" + result.fingerprints[ANSWERS_ID].encode()).hexdigest()
-    path = os.path.join(cfg.state_dir, fastpath.ANSWERS_FILE)
+    path = os.path.join(cfg.state_dir, stored_answers.ANSWERS_FILE)
     old = Manifest.load(path)  # None unless its header is whole and the file has the size it records
     if old is not None:
         old.close()

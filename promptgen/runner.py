@@ -1,7 +1,6 @@
 """One full (incremental) build: lock, discover, run the engine, persist artifacts/manifest/history."""
 from __future__ import annotations
 
-import os
 import time
 
 from promptgen import errors

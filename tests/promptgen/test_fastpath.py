@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from graph_cache.manifest import DIGESTS, STATS, Manifest, encode
-from promptgen.fastpath import ANSWERS, PLAN_SECTION, split_answers
+from promptgen.stored_answers import ANSWERS, PLAN_SECTION, split_answers
 from promptgen.scan import scan
 
 
@@ -140,7 +140,7 @@ def test_write_prints_stored_bytes_as_the_text_layer_would(monkeypatch):
     import io
     import sys
 
-    from promptgen import fastpath
+    from promptgen import stored_answers
 
     answer = '{"title":"Café ✅"}\n'
     for encoding in ("utf-8", "UTF_8", "utf-16"):
@@ -148,8 +148,8 @@ def test_write_prints_stored_bytes_as_the_text_layer_would(monkeypatch):
         out = io.TextIOWrapper(raw, encoding=encoding)
         out.write("before ")  # text already in the wrapper's buffer keeps its place
         monkeypatch.setattr(sys, "stdout", out)
-        fastpath._write(answer.encode())
-        fastpath._write("after\n")
+        stored_answers.write(answer.encode())
+        stored_answers.write("after\n")
         out.flush()
         assert raw.getvalue() == ("before " + answer + "after\n").encode(encoding), encoding
 
