@@ -26,11 +26,13 @@ class CachedDiscovery:
 
 
 def key_of(global_key: bytes, files: dict, containers: tuple, walk_diagnostics: list) -> bytes:
-    """Digest of everything discovery depends on: code/config (`global_key`) and the walk's names."""
+    """Digest of everything discovery depends on: code/config (`global_key`) and the walk's names. The
+    names are taken in the walk's order, a function of the set of names (`scan.scan_tree` lists every
+    folder sorted): no sort of 100k paths."""
     import xxhash
 
     h = xxhash.xxh3_128(global_key)
-    h.update(marshal.dumps((sorted((p, st is None) for p, st in files.items()), tuple(containers),
+    h.update(marshal.dumps(([(p, st is None) for p, st in files.items()], tuple(containers),
                             [sorted(d.items()) for d in walk_diagnostics]), 2))
     return h.digest()
 

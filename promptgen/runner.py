@@ -132,7 +132,7 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
                     raise errors.StateDirError(_write_error("artifacts", exc)) from None
                 phases.lap("render")
                 elapsed = time.perf_counter() - started
-                outcome = BuildOutcome(cfg=cfg, counts=counter.counts, diagnostics=collected.diagnostics,
+                outcome = BuildOutcome(cfg=cfg, counts=counter.counts, known_diagnostics=None,
                                        elapsed=elapsed, phases={**recorder.seconds, **phases.seconds},
                                        warnings=[warning] if warning else [],
                                        collected=collected,
@@ -189,7 +189,7 @@ def dry_run(cfg: Config, started: float):
             decision, reason = result.decisions[node_id]
             reasons[node_id] = reason.as_dict() if reason else {"code": "new", "detail": ""}
         diags = [dict(d) for d in disc.diagnostics]
-        return BuildOutcome(cfg=cfg, counts=counter.counts, diagnostics=sort(diags),
+        return BuildOutcome(cfg=cfg, counts=counter.counts, known_diagnostics=sort(diags),
                             elapsed=time.perf_counter() - started, warnings=[warning] if warning else [],
                             dry_run=True, reasons=reasons)
     finally:

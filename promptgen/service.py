@@ -55,7 +55,7 @@ class BuildOutcome:
 
     cfg: Config
     counts: object
-    diagnostics: list[dict]
+    known_diagnostics: list[dict] | None  # None: decoded from `collected` on first use (`diagnostics`)
     elapsed: float
     phases: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -67,6 +67,14 @@ class BuildOutcome:
     metrics: object = None
     artifacts_changed: list[str] = field(default_factory=list)  # artifact paths written or removed
     store: object = None  # the state file, kept open for lazy output reads until `close`
+
+    @property
+    def diagnostics(self) -> list[dict]:
+        """Every diagnostic of the build, sorted (the answers' 500 KB of JSON at 10k documents are
+        decoded only by the outputs that list them, not for a table that counts them)."""
+        if self.known_diagnostics is None:
+            self.known_diagnostics = self.collected.diagnostics if self.collected is not None else []
+        return self.known_diagnostics
 
     @property
     def statuses(self) -> list[dict]:
@@ -88,6 +96,8 @@ class BuildOutcome:
         return self.warnings + [damage] if damage else list(self.warnings)
 
     def diag_summary(self) -> dict[str, int]:
+        if self.known_diagnostics is None and self.collected is not None:
+            return self.collected.answers.diag_summary()  # counted when the answers were assembled
         out: dict[str, int] = {}
         for d in self.diagnostics:
             out[d["severity"]] = out.get(d["severity"], 0) + 1

@@ -15,3 +15,20 @@ def test_an_outcome_reads_outputs_lazily_until_closed(workspace):
     with pytest.raises(sqlite3.ProgrammingError):  # closed: no connection left behind
         outcome.store._conn.execute("SELECT 1")
     outcome.close()  # twice is harmless
+
+
+def test_the_table_counts_diagnostics_without_decoding_them(workspace):
+    """A plain build's table needs the counts per severity only: they come with the answers, and the
+    diagnostics list (500 KB of JSON at 10k documents) is decoded only when an output lists it."""
+    outcome = service.build(str(workspace))
+    try:
+        assert "diagnostics:" in outcome.table_text()
+        assert outcome.known_diagnostics is None  # not decoded for the table
+        counts: dict[str, int] = {}
+        for d in outcome.diagnostics:  # decoded now, once
+            counts[d["severity"]] = counts.get(d["severity"], 0) + 1
+        assert outcome.known_diagnostics is not None and counts
+        assert outcome.collected.answers.diag_summary() == counts
+        assert outcome.diag_summary() == counts
+    finally:
+        outcome.close()
