@@ -112,9 +112,10 @@ class Server:
     def handle(self, conn) -> str | None:
         conn.settimeout(10.0)
         try:
-            message, fds = _receive(conn)
+            message = _receive(conn)
         except (OSError, ValueError):
             return None
+        fds: list[int] = []
         try:
             op = message.get("op")
             if op == "ping":
@@ -127,10 +128,12 @@ class Server:
                 if not mine or code_files() != self.code:
                     conn.sendall(b"stale\n")  # the client runs the command itself
                     return "stale code" if mine else None  # (a name clash of two installations: stay)
+                conn.sendall(b"ready\n")
+                fds = _receive_streams(conn)
                 self.served += 1
                 if os.fork() == 0:
                     _child(self.listener, conn, message, fds)  # never returns
-        except OSError:
+        except (OSError, ValueError):
             pass
         finally:
             for fd in fds:
@@ -144,18 +147,20 @@ class Server:
         return json.dumps(doc).encode() + b"\n"
 
 
-def _receive(conn) -> tuple[dict, list[int]]:
-    """One request's message and the descriptors that came with it (daemon_client._send); the blob
-    after it stays in the socket for the child."""
-    head, fds, _flags, _addr = socket.recv_fds(conn, 8, 3)
-    try:
-        head += _exactly(conn, 8 - len(head))
-        message = _decode(_exactly(conn, int.from_bytes(head, "big")))
-        return message, list(fds)
-    except BaseException:
+def _receive(conn) -> dict:
+    """A request's message (daemon_client._send)."""
+    return _decode(_exactly(conn, int.from_bytes(_exactly(conn, 8), "big")))
+
+
+def _receive_streams(conn) -> list[int]:
+    """The client's stdin/stdout/stderr descriptors (daemon_client._send_streams); the blob after them
+    stays in the socket for the child."""
+    data, fds, _flags, _addr = socket.recv_fds(conn, 1, 3)
+    if data != b"F" or len(fds) != 3:
         for fd in fds:
             os.close(fd)
-        raise
+        raise ValueError("bad descriptors message")
+    return list(fds)
 
 
 def _exactly(conn, size: int, limit: int = 1 << 24) -> bytes:

@@ -1,12 +1,12 @@
 """Client side of the build daemon, a warm fork server (`promptgen daemon`, docs/PERFORMANCE.md s. 15).
 
-Standard library only: it runs on every console-script call. `forward(argv)` hands the command (whose no-op
-fast path fell through) to a running daemon of this installation, which forks a child that already has the whole CLI imported and
-its pydantic validators built; the child runs the command in this process's directory and environment,
+Standard library only. `forward(argv)` hands a command whose no-op fast path fell through to a running
+daemon of this installation, which forks a child that already has the whole CLI imported and its
+pydantic validators built; the child runs the command in this process's directory and environment,
 on this process's stdin/stdout/stderr (passed as file descriptors), and reports the exit code.
 `forward` returns None whenever no daemon ran the command (none running, disabled, stale code, a
-broken socket): the caller then runs it in-process, so the daemon can make a command faster but never
-change its answer.
+broken or unresponsive socket): the caller then runs it in-process, so the daemon can make a command
+faster but never change its answer.
 """
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def socket_dir() -> str:
     base = os.environ.get(ENV_DIR)
     if base:
         return base
-    return os.path.join(os.environ.get("XDG_RUNTIME_DIR") or "/tmp", f"promptgen-{os.getuid()}")
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return os.path.join(os.environ.get("XDG_RUNTIME_DIR") or "/tmp", f"promptgen-{uid}")
 
 
 def socket_path() -> str:
@@ -46,7 +47,8 @@ def private(folder: str) -> bool:
         st = os.lstat(folder)
     except OSError:
         return False
-    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == uid and not st.st_mode & 0o077
 
 
 def supported() -> bool:
@@ -86,7 +88,7 @@ def request(op: str, path: str | None = None, timeout: float = 5.0) -> dict | No
     except (OSError, ValueError):
         return None
     try:
-        _send(sock, {"op": op}, [])
+        _send(sock, {"op": op})
         line = next(_lines(sock))
         return json.loads(line)
     except (OSError, ValueError, StopIteration):
@@ -95,39 +97,45 @@ def request(op: str, path: str | None = None, timeout: float = 5.0) -> dict | No
         sock.close()
 
 
-def _connect(path: str, timeout: float | None):
-    """A connected Unix stream socket. `_socket`, not `socket`: the latter imports enum and selectors,
-    several milliseconds on every forwarded command."""
+def _connect(path: str, timeout: float):
+    """A connected Unix stream socket whose operations time out after `timeout` seconds (a daemon that
+    stopped reading must not hang its clients). `_socket`, not `socket`: the latter imports enum and
+    selectors, several milliseconds on every forwarded command."""
     import _socket
 
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.settimeout(timeout)
         sock.connect(path)
-        sock.settimeout(None)
     except BaseException:
         sock.close()
         raise
     return sock
 
 
-def _send(sock, message: dict, fds: list[int], blob: bytes = b"") -> None:
-    """One request: an 8-byte length, the message in `marshal` format (built in, unlike json; both ends
-    are one interpreter, see `installation`) with the descriptors riding on its first bytes, then
-    `blob` (`message["blob"]` bytes, read by the forked child, not by the daemon)."""
-    import _socket
+def _send(sock, message: dict, blob: bytes = b"") -> None:
+    """A request's first part: an 8-byte length and the message in `marshal` format (built in, unlike
+    json; both ends are one interpreter, see `installation`). `message["blob"]` announces the length of
+    the blob sent after the descriptors (`_send_streams`), read by the forked child."""
     import marshal
 
     data = marshal.dumps({**message, "blob": len(blob)})
-    frame = len(data).to_bytes(8, "big") + data
+    sock.sendall(len(data).to_bytes(8, "big") + data)
+
+
+def _send_streams(sock, fds: list[int], blob: bytes) -> None:
+    """The request's second part, once the daemon said `ready`: one byte carrying the descriptors
+    (SCM_RIGHTS), then the blob. Sent only to a daemon that answered: descriptors queued on a socket
+    nobody reads would keep the caller's pipes open (its reader would never see the end)."""
+    import _socket
+
     rights = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
-    ancillary = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)] if fds else []
-    sent = sock.sendmsg([frame[:8]], ancillary)
-    sock.sendall(frame[sent:] + blob)
+    sock.sendmsg([b"F"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
+    sock.sendall(blob)
 
 
 def _lines(sock):
-    """The daemon's answer lines (`pid N`, `exit N`, `stale`, or one JSON object)."""
+    """The daemon's answer lines (`ready`, `pid N`, `exit N`, `stale`, or one JSON object)."""
     buf = b""
     while True:
         chunk = sock.recv(4096)
@@ -162,7 +170,7 @@ def _streams() -> list[list]:
 def _forward(path: str, argv: list[str], blob: bytes) -> int | None:
     import _signal  # not `signal`: it imports enum
 
-    sock = _connect(path, 2.0)
+    sock = _connect(path, 10.0)  # until the child's PID: the request must be taken in time
     child, caught = None, []
 
     def relay(signum, _frame):  # Ctrl-C and friends go to the child (its PID comes first)
@@ -184,12 +192,15 @@ def _forward(path: str, argv: list[str], blob: bytes) -> int | None:
                    "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask, "streams": _streams(),
                    "installation": list(installation())}
         sys.stdout.flush()
-        _send(sock, message, fds, blob)
+        _send(sock, message, blob)
         try:
             for line in _lines(sock):
                 word, _, value = line.partition(" ")
-                if word == "pid" and child is None:
+                if word == "ready" and child is None:
+                    _send_streams(sock, fds, blob)
+                elif word == "pid" and child is None:
                     child = int(value)
+                    sock.settimeout(None)  # a build takes what it takes
                     for signum in caught:
                         relay(signum, None)
                 elif word == "exit":

@@ -231,6 +231,24 @@ def test_a_folder_others_may_write_is_never_used(workspace, env, sockets, monkey
         fake.close()
 
 
+def test_a_daemon_that_takes_no_request_cannot_hang_its_clients(workspace, env, sockets, monkeypatch):
+    """Something listens on the socket but never reads (a hung daemon): the client gives up after its
+    request timeout and runs the command itself, with the right answer."""
+    monkeypatch.setenv(daemon_client.ENV_DIR, sockets)
+    assert run(["build"], env["off"], cwd=workspace).returncode == 0
+    hung = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    hung.bind(daemon_client.socket_path())
+    hung.listen(4)  # never accepts: connections wait in the backlog
+    try:
+        doc = next(workspace.rglob("EXECUTION_TASK_*.md"))
+        doc.write_text(doc.read_text(encoding="utf-8") + "\nmore\n", encoding="utf-8")
+        proc = run(["build", "--json"], env["on"], cwd=workspace, timeout=90)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["recomputed"]
+    finally:
+        hung.close()
+
+
 def test_the_daemon_leaves_when_idle(env, sockets):
     proc = run(["daemon", "start", "--idle-timeout", "0.02", "--json"], env["on"])  # 1.2 seconds
     assert proc.returncode == 0, proc.stderr
@@ -248,7 +266,7 @@ def test_the_daemon_leaves_when_idle(env, sockets):
 def ask(server: daemon.Server, message: dict) -> bytes:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     with ours, theirs:
-        daemon_client._send(ours, message, [])
+        daemon_client._send(ours, message)
         why = server.handle(theirs)
         ours.settimeout(2)
         return ours.recv(4096), why
