@@ -61,6 +61,7 @@ def install(blob: bytes) -> None:
     import marshal
 
     from graph_cache.fingerprint import FileRecord
+    from graph_cache.fs import StatSig
     from promptgen import scan
 
     data = marshal.loads(blob)
@@ -69,5 +70,5 @@ def install(blob: bytes) -> None:
         got = data["handoffs"].get(root)
         if got is not None:
             snapshot, changed, touched, digests = got
-            touched = {p: FileRecord(tuple(st), digest) for p, (st, digest) in touched.items()}
+            touched = {p: FileRecord(StatSig(*st), digest) for p, (st, digest) in touched.items()}
             remember(root, Handoff(files, snapshot, set(changed), touched, digests))

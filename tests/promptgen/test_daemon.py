@@ -111,8 +111,11 @@ def test_the_clients_walk_is_taken_over_by_the_child(workspace, monkeypatch):
     from promptgen import fastpath, handoff, scan
 
     assert run(["build"], {**os.environ}, cwd=workspace).returncode == 0
-    doc = next(workspace.rglob("EXECUTION_TASK_*.md"))
+    docs = sorted(workspace.rglob("EXECUTION_TASK_*.md"))
+    doc, touched = docs[0], docs[1]
     doc.write_text(doc.read_text(encoding="utf-8") + "\nmore\n", encoding="utf-8")
+    later = time.time() - 3600  # a new stat, the same bytes (not racily clean): a touched file
+    os.utime(touched, (later, later))
     monkeypatch.chdir(workspace)
     assert fastpath.try_run(["build"]) is None  # fell through, keeping its walk and comparison
     root = os.path.abspath(str(workspace))
@@ -129,6 +132,8 @@ def test_the_clients_walk_is_taken_over_by_the_child(workspace, monkeypatch):
     assert (got.snapshot, got.changed, got.touched, got.digests) == (before.snapshot, before.changed,
                                                                      before.touched, before.digests)
     assert doc.relative_to(workspace).as_posix() in got.changed
+    record = got.touched[touched.relative_to(workspace).as_posix()]
+    assert type(record.stat) is type(before.touched[touched.relative_to(workspace).as_posix()].stat)
 
 
 def test_the_child_works_in_the_clients_directory_environment_and_streams(workspace, env, running, tmp_path):
