@@ -90,7 +90,6 @@ REFERENCE: list = []  # results of an earlier run (--reference), for the 10k -> 
 SCENARIOS = ("cold", "no-op", "status-json", "touch-all", "edit-exec", "edit-status", "new-plan", "delete-plan",
              "no-op+daemon", "edit-exec+daemon", "edit-status+daemon", "cold+daemon")
 DAEMON_SCENARIOS = SCENARIOS[-4:]
-HASH_FLOOR = ("cold", "touch-all")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -21,8 +21,6 @@ import time
 
 from promptgen import daemon_client
 
-IDLE_DEFAULT = 3 * 3600
-
 
 def warm_up() -> None:
     """Import every module of both packages (and so every library they use) and build every pydantic

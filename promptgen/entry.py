@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import sys
 
+QUIET_GC = (50_000, 20, 20)  # a short-lived process: fewer collector passes (PERFORMANCE.md s. 14)
+
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     import gc
 
     thresholds = gc.get_threshold()
-    gc.set_threshold(50_000, 20, 20)  # a short-lived process: fewer collector passes (PERFORMANCE.md s. 14)
+    gc.set_threshold(*QUIET_GC)
     try:
         code, own_exit = _dispatch(args, console=argv is None)
         if own_exit and argv is None:  # the console script (not called by a caller), nothing left open
@@ -29,7 +31,7 @@ def run_in_child(args: list[str]) -> int:
     through (the client's walk is installed already: handoff.install), leaving the exit to the caller."""
     import gc
 
-    gc.set_threshold(50_000, 20, 20)
+    gc.set_threshold(*QUIET_GC)
     code, _own_exit = _dispatch(args, fast=False)
     try:
         sys.stdout.flush()

@@ -51,7 +51,7 @@ def export() -> bytes:
 
     walks = scan.remembered_walks()
     handoffs = {root: (h.snapshot, list(h.changed), {p: (tuple(r.stat), r.digest) for p, r in h.touched.items()},
-                       dict(h.digests))
+                       h.digests)
                 for root, h in _pending.items() if root in walks and walks[root][0] is h.walk}
     return marshal.dumps({"walks": walks, "handoffs": handoffs})
 

@@ -11,7 +11,6 @@ from promptgen.config import Config
 if TYPE_CHECKING:
     from promptgen.collected import Collected
 
-MANIFEST = "manifest.bin"
 MANIFEST_KEY = "promptgen-manifest-2"  # the real key (version, config, templates) is in the payload
 
 
@@ -31,19 +30,20 @@ def save_manifest(cfg: Config, spec, collected: Collected, outcome, artifact_sta
     stats, digests, agree = manifest_files(cfg, spec, outcome.result, base)
     # Printable answers are stored as UTF-8 bytes, as the answers node made them; they go to sections of
     # answers.bin, which only status/check read.
-    payload = {"global_key": fastpath.global_key(cfg.root), "workspace": cfg.workspace,
+    global_key = fastpath.global_key(cfg.root)
+    payload = {"global_key": global_key, "workspace": cfg.workspace,
                **collected.answers.payload(), "artifacts": artifact_stats,
                "files_snapshot": outcome.result.files_snapshot if agree else None,
                "walk_notes": spec.walk_notes}
     small, answers = stored_answers.split_answers(payload)
-    small["answers_key"] = save_answers(cfg, answers, outcome.result)  # first: the manifest names it
+    small["answers_key"] = save_answers(cfg, answers, outcome.result, global_key)  # first: the manifest names it
     manifest = Manifest(MANIFEST_KEY, stats, digests, marshal.dumps(small), counts_by_type)
-    manifest.save(os.path.join(cfg.state_dir, MANIFEST))
+    manifest.save(os.path.join(cfg.state_dir, fastpath.MANIFEST))
 
 
-def save_answers(cfg: Config, sections: dict, result) -> str:
+def save_answers(cfg: Config, sections: dict, result, global_key: bytes) -> str:
     """Write the answer sections to `answers.bin` unless it holds them already; return its key. The key
-    is a digest of the answers node's output fingerprint and the fast path's global key (tool, code,
+    is a digest of the answers node's output fingerprint and the fast path's `global_key` (tool, code,
     configuration): equal keys mean equal sections, so a file with the same key, whole and with the
     same sections, is kept (its CRCs are not read back: the fast path checks them when it prints a
     section and removes a damaged file, which the next build writes again). An edit that changes no
@@ -51,10 +51,10 @@ def save_answers(cfg: Config, sections: dict, result) -> str:
     import xxhash
 
     from graph_cache.manifest import Manifest
-    from promptgen import fastpath, stored_answers
+    from promptgen import stored_answers
     from promptgen.answers import ANSWERS_ID
 
-    key = xxhash.xxh3_128(fastpath.global_key(cfg.root) + b"\0" + result.fingerprints[ANSWERS_ID].encode()).hexdigest()
+    key = xxhash.xxh3_128(global_key + b"\0" + result.fingerprints[ANSWERS_ID].encode()).hexdigest()
     path = os.path.join(cfg.state_dir, stored_answers.ANSWERS_FILE)
     old = Manifest.load(path)  # None unless its header is whole and the file has the size it records
     if old is not None:
