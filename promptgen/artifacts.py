@@ -66,13 +66,16 @@ def _listdir(path: str) -> list[str]:
         return []
 
 
-def sweep_temp_files(base: str) -> list[str]:
+def sweep_temp_files(base: str, folders: Iterable[str] | None = None) -> list[str]:
     """Remove the temp files that killed writers left in `base` and its plan folders (only our exact
-    names, only when the PID is dead or ours: we have not written yet). Relative paths removed."""
+    names, only when the PID is dead or ours: we have not written yet). `folders`: the plan folders
+    to look in (relative; None: every one). Relative paths removed."""
     from graph_cache.store_db import pid_alive
 
     removed = []
-    for rel in ["", *(f"plans/{n}" for n in _listdir(os.path.join(base, "plans")))]:
+    if folders is None:
+        folders = (f"plans/{n}" for n in _listdir(os.path.join(base, "plans")))
+    for rel in ["", *folders]:
         for name in _listdir(os.path.join(base, rel)):
             m = _TEMP_RE.fullmatch(name)
             pid = int(m.group(1) or m.group(2)) if m else None
@@ -85,22 +88,39 @@ def sweep_temp_files(base: str) -> list[str]:
     return removed
 
 
-def _groups(result, collected) -> dict[str, tuple[str, object]]:
+def _groups(result, collected, kept: dict[str, str]) -> dict[str, tuple[str, object]]:
     """Artifact groups -> (key, renderer). A group is re-rendered only when its key changed since it
-    was last written to this folder (keys are node output fingerprints), or a file of it is missing."""
+    was last written to this folder (keys are node output fingerprints), or a file of it is missing.
+    `kept`: groups whose key is known to be the last one (`_kept_groups`), looked up in no trace."""
     from promptgen.answers import ANSWERS_ID
 
     fps = result.fingerprints
+    fresh = [f for f in collected.names if f"plans/{f}" not in kept]
     prefetch = getattr(fps, "prefetch", None)  # change-driven builds: stored fingerprints in bulk
     if prefetch is not None:
-        prefetch([f"{t}:{f}" for f in collected.names for t in ("status", "next")] + ["summary:workspace", ANSWERS_ID])
+        prefetch([f"{t}:{f}" for f in fresh for t in ("status", "next")] + ["summary:workspace", ANSWERS_ID])
     groups: dict[str, tuple[str, object]] = {}
     for feature in collected.names:  # a plan's diagnostics are part of its status output
-        key = fps["status:" + feature] + fps["next:" + feature]
-        groups[f"plans/{feature}"] = (key, lambda feature=feature: _plan_files(result, collected, feature))
+        name = f"plans/{feature}"
+        key = kept.get(name) or fps["status:" + feature] + fps["next:" + feature]
+        groups[name] = (key, lambda feature=feature: _plan_files(result, collected, feature))
     groups["summary"] = (fps["summary:workspace"] + fps[ANSWERS_ID], lambda: _summary_files(result, collected))
     groups["graph"] = (_graph_key(result), lambda: {"graph.json": graph_chunks(result)})
     return groups
+
+
+def _kept_groups(result, collected, previous: dict) -> dict[str, str]:
+    """The plan groups whose status and next nodes this build did not recompute, with their key from
+    the folder's state file. Valid only when that state was written by the build that made the stored
+    fingerprints (see `write_all`'s `verified`): an output not recomputed since keeps its fingerprint."""
+    redone = set(result.counts.recomputed)
+    kept = {}
+    for feature in collected.names:
+        name = f"plans/{feature}"
+        key = previous.get(name)
+        if isinstance(key, str) and "status:" + feature not in redone and "next:" + feature not in redone:
+            kept[name] = key
+    return kept
 
 
 def _graph_key(result) -> str:
@@ -152,14 +172,18 @@ def graph_chunks(result) -> Iterator[str]:
 PLAN_FILES = ("status.json", "next.md")
 
 
-def write_all(cfg: Config, out_dir: str | None, result, collected, store) -> tuple[list[str], dict]:
+def write_all(cfg: Config, out_dir: str | None, result, collected, store,
+              verified: dict | None = None) -> tuple[list[str], dict]:
     """Write changed artifacts, prune stale ones.
 
     Returns (relative paths written or removed, {absolute path: (mtime_ns, size)} of every artifact) --
-    the stats let the no-op fast path notice a deleted or edited artifact.
+    the stats let the no-op fast path notice a deleted or edited artifact. `verified`: those stats as
+    the last build recorded them, checked unchanged by this command's fast path, given only when that
+    build made the stored fingerprints (the engine trusted the fast path's handoff) and wrote this
+    folder: the plan groups whose nodes this build did not recompute then keep their key and stats
+    (no trace read, no stat: 0.2 s at 100k documents).
     """
     base = artifacts_dir(cfg, out_dir)
-    sweep_temp_files(base)
     state_path = os.path.join(base, STATE_FILE)
     try:
         with open(state_path, encoding="utf-8") as fh:
@@ -169,8 +193,23 @@ def write_all(cfg: Config, out_dir: str | None, result, collected, store) -> tup
     except (OSError, ValueError, RecursionError):
         previous = {}
     written_before = {name for name in previous if name.startswith("plans/")}  # plan folders we wrote
-    groups = _groups(result, collected)
-    found = {rel: _file_stat(os.path.join(base, rel)) for name in groups for rel in _group_files(name)}
+    kept = _kept_groups(result, collected, previous) if verified is not None else {}
+    # A kept group's folder holds no temp file: the build that wrote it finished its artifacts (else
+    # it would not have written the manifest the fast path checked), and a build killed since then
+    # made a new snapshot (the engine would not have trusted the handoff) or forgot the groups it was
+    # rewriting in the state file (so they are not kept).
+    if verified is None:
+        sweep_temp_files(base)
+    else:
+        looked = ({f"plans/{f}" for f in collected.names} | {g for g in written_before if _plan_folder(g)})
+        sweep_temp_files(base, sorted(looked - kept.keys()))
+    groups = _groups(result, collected, kept)
+    found = {}
+    for name in groups:
+        for rel in _group_files(name):
+            path = os.path.join(base, rel)
+            st = verified.get(path) if name in kept else None
+            found[rel] = tuple(st) if st is not None else _file_stat(path)
     stale = [name for name, (key, _render) in sorted(groups.items())
              if previous.get(name) != key or any(found[r] is None for r in _group_files(name))]
     if any(name in previous for name in stale):  # forget them first: a kill below leaves them unknown
@@ -182,7 +221,7 @@ def write_all(cfg: Config, out_dir: str | None, result, collected, store) -> tup
             if write_if_changed(os.path.join(base, rel), text):
                 written.append(rel)
     for group in sorted(written_before - groups.keys()):  # vanished plans: only folders this state names
-        if "/" not in group[len("plans/"):] and _remove_plan_artifacts(os.path.join(base, group)):
+        if _plan_folder(group) and _remove_plan_artifacts(os.path.join(base, group)):
             written.append(f"{group}/")
     state = {name: key for name, (key, _render) in groups.items()}
     if state != previous:
@@ -191,6 +230,13 @@ def write_all(cfg: Config, out_dir: str | None, result, collected, store) -> tup
         for rel in _group_files(name):
             found[rel] = _file_stat(os.path.join(base, rel))
     return written, {os.path.join(base, rel): st for rel, st in found.items() if st is not None}
+
+
+def _plan_folder(group: str) -> bool:
+    """Whether a group name of the state file names one folder of `plans/` (the file is ours, but read
+    from disk: never a path that leaves the artifacts folder)."""
+    name = group[len("plans/"):]
+    return group.startswith("plans/") and "/" not in name and name not in ("", ".", "..")
 
 
 def _file_stat(path: str) -> tuple[int, int] | None:

@@ -127,8 +127,10 @@ def _serve_from(opts: dict, started: float, root: str, state_dir: str, path: str
         if not result.unchanged:
             from promptgen import handoff  # the full build takes it over (no second comparison)
 
+            checked = payload.get("artifacts") if opts["command"] == "build" else None  # (checked above)
             handoff.remember(workspace, handoff.Handoff(current, payload.get("files_snapshot"), result.changed,
-                                                        result.touched, manifest.digests))
+                                                        result.touched, manifest.digests,
+                                                        handoff.answer_fields(payload), checked))
             return None
         answer = stored_answers.answer(opts, manifest, payload, time.perf_counter() - started,
                                        stored_answers.AnswerSections(state_dir, payload))

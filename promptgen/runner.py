@@ -22,18 +22,17 @@ class Phases:
         self._t = now
 
 
-def _engine_parts(cfg: Config, phases: Phases):
+def _engine_parts(cfg: Config, phases: Phases, global_key: bytes):
     """Filesystem, discovery, root specs, rules, a function saving the discovery for the next build
     (None if it came from `discovery_cache`, i.e. the scanned paths did not change), and the fast
-    path's `Handoff` for this walk (None if there is none)."""
+    path's `Handoff` for this walk (None if there is none). `global_key`: `fastpath.global_key`."""
     from graph_cache.fs import RealFileSystem
     from promptgen import discovery_cache, graphspec, handoff, pipeline
     from promptgen.discover import discover_paths, walk
-    from promptgen.fastpath import global_key
 
     fs = RealFileSystem(cfg.workspace_dir)
     w = walk(fs)
-    key = discovery_cache.key_of(global_key(cfg.root), w.files, w.containers, w.diagnostics)
+    key = discovery_cache.key_of(global_key, w.files, w.containers, w.diagnostics)
     cached = discovery_cache.load(cfg.state_dir, key)
     save = None
     if cached is not None:
@@ -96,8 +95,9 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
     from graph_cache.events import CountingSink, EventBus
     from graph_cache.lock import StateLock
     from graph_cache.store import Store
-    from promptgen import pipeline
+    from promptgen import manifest_write, pipeline
     from promptgen.collected import Collected
+    from promptgen.fastpath import global_key
     from promptgen.service import BuildOutcome
 
     phases = Phases()
@@ -107,7 +107,8 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
             store, warning = Store.open(cfg.state_dir, discard=discard)
             phases.lap("load-state")
             try:
-                fs, disc, spec, rules, save_discovery, seen = _engine_parts(cfg, phases)
+                gkey = global_key(cfg.root)  # once: it stats the templates and the package's modules
+                fs, disc, spec, rules, save_discovery, seen = _engine_parts(cfg, phases, gkey)
                 bus = EventBus()
                 counter = CountingSink()
                 bus.subscribe(counter)
@@ -122,12 +123,14 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
                 engine = Engine(fs, store, rules, pipeline.global_version(cfg.engine_key()), bus, workers=cfg.jobs)
                 result = engine.build(spec.specs, stats=spec.stats, changes=_changes(seen))
                 phases.lap("engine")
-                collected = Collected(result, spec.plan_infos)
+                collected = Collected(result, spec.plan_infos,
+                                      manifest_write.unchanged_answers(cfg, result, seen, gkey, spec.plan_infos))
                 phases.lap("collect")
                 from promptgen import artifacts
 
                 try:
-                    changed, artifact_stats = artifacts.write_all(cfg, out_dir, result, collected, store)
+                    verified = seen.artifacts if seen is not None and result.changes_used and out_dir is None else None
+                    changed, artifact_stats = artifacts.write_all(cfg, out_dir, result, collected, store, verified)
                 except OSError as exc:
                     raise errors.StateDirError(_write_error("artifacts", exc)) from None
                 phases.lap("render")
@@ -139,10 +142,9 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
                                        result=result, profile=profile, metrics=metrics_sink,
                                        artifacts_changed=changed, store=store)
                 try:
-                    from promptgen.manifest_write import save_manifest
-
-                    save_manifest(cfg, spec, collected, outcome, artifact_stats if out_dir is None else None,
-                                  seen if result.changes_used else None)
+                    manifest_write.save_manifest(cfg, spec, collected, outcome,
+                                                 artifact_stats if out_dir is None else None,
+                                                 seen if result.changes_used else None, gkey)
                     if save_discovery is not None:
                         save_discovery()
                     phases.lap("save-manifest")
@@ -178,7 +180,9 @@ def dry_run(cfg: Config, started: float):
     phases = Phases()
     store, warning = Store.open(cfg.state_dir, read_only=True)
     try:
-        fs, disc, spec, rules, _, _ = _engine_parts(cfg, phases)  # a dry run writes nothing
+        from promptgen.fastpath import global_key
+
+        fs, disc, spec, rules, _, _ = _engine_parts(cfg, phases, global_key(cfg.root))  # writes nothing
         bus = EventBus()
         counter = CountingSink()
         bus.subscribe(counter)

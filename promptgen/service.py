@@ -97,7 +97,7 @@ class BuildOutcome:
 
     def diag_summary(self) -> dict[str, int]:
         if self.known_diagnostics is None and self.collected is not None:
-            return self.collected.answers.diag_summary()  # counted when the answers were assembled
+            return self.collected.diag_summary()
         out: dict[str, int] = {}
         for d in self.diagnostics:
             out[d["severity"]] = out.get(d["severity"], 0) + 1

@@ -278,3 +278,13 @@ def test_fresh_clone_with_restored_state_is_all_hits(cli, workspace, tmp_path):
             if path.is_file():
                 data = path.read_bytes()
                 assert not any(n in data for n in needles), path
+
+
+def test_only_single_plan_folders_of_the_state_file_are_touched():
+    """Group names come from a file on disk: a garbled one never names a folder outside `plans/`
+    (no sweep there, no removal of the artifacts folder itself)."""
+    from promptgen.artifacts import _plan_folder
+
+    assert _plan_folder("plans/ORBIT-SYNC") and _plan_folder("plans/a.b")
+    for name in ("plans/", "plans/.", "plans/..", "plans/a/b", "plans/../x", "summary", "graph", "plansX"):
+        assert not _plan_folder(name), name

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -124,6 +126,155 @@ def test_the_manifest_vouches_only_for_records_that_agree_with_the_engine(tmp_pa
         result = SimpleNamespace(files={"a.md": FileRecord(StatSig(-1, 5, st.st_ino), digest)}, fingerprinted={})
         stats, digests, ok = manifest_write.manifest_files(cfg, spec, result)
         assert ok is agree and digests == {"a.md": hash_bytes(b"alpha")}
+
+
+def _count_answer_reads(monkeypatch) -> list:
+    """Every construction of `answers.Answers` (a read of the answers node's output) appends to the list."""
+    from promptgen import answers
+
+    reads, real = [], answers.Answers.__init__
+
+    def counting(self, data):
+        reads.append(len(data))
+        real(self, data)
+
+    monkeypatch.setattr(answers.Answers, "__init__", counting)
+    return reads
+
+
+def test_an_edit_that_changes_no_answer_neither_reads_nor_writes_the_answers(workspace, monkeypatch):
+    """The answers output (6 MB at 10k documents) is read by a build only when something needs it: an
+    edit that leaves every answer as it was takes the answer fields from the last manifest (whose
+    answers.bin still holds them), and everything it leaves equals what a clean build writes."""
+    root = str(workspace)
+    settle(workspace)
+    first = build(root)
+    answers_file = workspace / ".promptgen" / "answers.bin"
+    kept = (answers_file.stat().st_ino, answers_file.read_bytes())
+    fields = {k: manifest_records(workspace)[2][k] for k in handoff.ANSWER_FIELDS}
+    (workspace / DOC).write_bytes((workspace / DOC).read_bytes() + b"\n- an iteration note\n")
+    settle(workspace, DOC, ago=1800)
+    reads = _count_answer_reads(monkeypatch)
+    outcome = build(root, fast_path_first=True)
+    assert outcome.counts.recomputed and "answers:workspace" not in outcome.counts.recomputed
+    assert reads == [] and outcome.collected.known == fields
+    assert outcome.diag_summary() == first.diag_summary()
+    assert {k: manifest_records(workspace)[2][k] for k in handoff.ANSWER_FIELDS} == fields
+    assert (answers_file.stat().st_ino, answers_file.read_bytes()) == kept  # not rewritten
+    shutil.rmtree(workspace / ".promptgen")
+    clean = build(root)
+    assert {k: manifest_records(workspace)[2][k] for k in handoff.ANSWER_FIELDS} == fields
+    assert answers_file.read_bytes() == kept[1] and clean.diag_summary() == outcome.diag_summary()
+
+
+def test_the_answers_are_read_when_answers_bin_no_longer_holds_them(workspace, monkeypatch):
+    root = str(workspace)
+    settle(workspace)
+    build(root)
+    answers_file = workspace / ".promptgen" / "answers.bin"
+    answers_file.unlink()  # e.g. removed by a fast path that found it damaged
+    (workspace / DOC).write_bytes((workspace / DOC).read_bytes() + b"\n- an iteration note\n")
+    settle(workspace, DOC, ago=1800)
+    reads = _count_answer_reads(monkeypatch)
+    outcome = build(root, fast_path_first=True)
+    assert outcome.collected.known is None and len(reads) == 1
+    m = Manifest.load(str(answers_file))
+    try:
+        assert m.global_key == manifest_records(workspace)[2]["answers_key"]
+    finally:
+        m.close()
+
+
+def test_answer_fields_are_taken_only_when_answers_bin_holds_the_same_answers(workspace):
+    root = str(workspace)
+    settle(workspace)
+    outcome = build(root)
+    result = outcome.result
+    cfg = outcome.cfg
+    gkey = fastpath.global_key(cfg.root)
+    names = outcome.collected.names
+    payload = manifest_records(workspace)[2]
+    fields = handoff.answer_fields(payload)
+    base = handoff.Handoff({}, None, set(), {}, {}, fields)
+    assert manifest_write.unchanged_answers(cfg, result, base, gkey, names) == fields
+    assert manifest_write.unchanged_answers(cfg, result, None, gkey, names) is None  # no fast path ran
+    for wrong in ({"answers_key": "another"}, {"diag_summary": None}, {"check_exit": "1"}):
+        other = handoff.Handoff({}, None, set(), {}, {}, {**fields, **wrong})
+        assert manifest_write.unchanged_answers(cfg, result, other, gkey, names) is None
+    assert manifest_write.unchanged_answers(cfg, result, base, gkey + b"x", names) is None  # other code/config
+    assert manifest_write.unchanged_answers(cfg, result, base, gkey, [*names, "NEW-PLAN"]) is None
+    (workspace / ".promptgen" / "answers.bin").write_bytes(b"garbled")
+    assert manifest_write.unchanged_answers(cfg, result, base, gkey, names) is None
+
+
+def test_the_manifest_records_start_from_the_handoffs_and_keep_the_walk_order(tmp_path):
+    """With a trusted handoff the new records are the walk's stats and the old digests, corrected for
+    the files that changed (modified, added, removed): equal to the records made from scratch; a handoff
+    whose digests name a file the comparison did not report is not used."""
+    for name, body in (("a.md", b"alpha"), ("b.md", b"beta, edited"), ("c.md", b"new")):
+        (tmp_path / name).write_bytes(body)
+    walk = {}
+    for name in ("b.md", "a.md", "c.md"):  # the walk's order, not sorted
+        st = os.stat(tmp_path / name)
+        walk[name] = (st.st_mtime_ns, st.st_size, st.st_ino)
+    records = {n: FileRecord(StatSig(*walk[n]), hash_bytes((tmp_path / n).read_bytes())) for n in walk}
+    cfg = SimpleNamespace(workspace_dir=str(tmp_path))
+    spec = SimpleNamespace(stats=walk)
+    result = SimpleNamespace(files=records, fingerprinted={"b.md": records["b.md"], "c.md": records["c.md"]})
+    old = {"a.md": hash_bytes(b"alpha"), "b.md": hash_bytes(b"beta"), "d.md": hash_bytes(b"removed")}
+    base = handoff.Handoff(walk, "s", {"b.md", "c.md", "d.md"}, {}, old)
+    expected = manifest_write.manifest_files(cfg, spec, result)
+    got = manifest_write.manifest_files(cfg, spec, result, base)
+    assert got == expected and list(got[0]) == ["b.md", "a.md", "c.md"] and got[2] is True
+    assert got[1] == {n: r.digest for n, r in records.items()}
+    stray = handoff.Handoff(walk, "s", {"b.md", "c.md"}, {}, old)  # d.md removed but not reported
+    assert manifest_write.manifest_files(cfg, spec, result, stray) == expected
+
+
+def test_an_edit_build_looks_only_at_the_artifacts_of_the_plans_it_recomputed(workspace, monkeypatch):
+    """With the fast path's handoff, the artifacts of plans whose status and next nodes were not
+    recomputed keep the key of the folder's state file and the stats the fast path just checked: no
+    trace read, no stat. A group missing from the state file (a killed writer forgot it) is looked at
+    again; the recorded stats are the files' real ones."""
+    import json
+    import marshal
+
+    from promptgen import artifacts
+
+    root = str(workspace)
+    settle(workspace)
+    build(root)
+    art = workspace / ".promptgen" / "artifacts"
+    state_file = art / artifacts.STATE_FILE
+    state = json.loads(state_file.read_text())
+    del state["plans/LANTERN-INDEX"]  # as a build killed while rewriting that plan leaves it
+    state_file.write_text(json.dumps(state))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    stray = art / "plans" / "LANTERN-INDEX" / f".next.md.{dead}.tmp"  # what the killed build left
+    stray.write_text("partial")
+    (workspace / DOC).write_bytes((workspace / DOC).read_bytes() + b"\n- an iteration note\n")
+    settle(workspace, DOC, ago=1800)
+    looked: list[str] = []
+    listed: list[str] = []
+    real_stat, real_listdir = artifacts._file_stat, artifacts._listdir
+    monkeypatch.setattr(artifacts, "_file_stat", lambda path: looked.append(path) or real_stat(path))
+    monkeypatch.setattr(artifacts, "_listdir", lambda path: listed.append(path) or real_listdir(path))
+    outcome = build(root, fast_path_first=True)
+    assert outcome.result.changes_used
+    plans = {os.path.relpath(p, art).split(os.sep)[1] for p in looked if os.sep + "plans" + os.sep in p}
+    assert plans == {"ORBIT-SYNC", "LANTERN-INDEX"}  # the edited plan, the forgotten one
+    assert sorted(os.path.relpath(p, art) for p in listed) == [".", "plans/LANTERN-INDEX", "plans/ORBIT-SYNC"]
+    assert not stray.exists()  # swept: the folder of a group the state file does not vouch for
+    assert "plans/LANTERN-INDEX" in json.loads(state_file.read_text())
+    m = Manifest.load(str(workspace / ".promptgen" / "manifest.bin"))
+    try:
+        recorded = marshal.loads(m.payload)["artifacts"]
+    finally:
+        m.close()
+    assert recorded == {p: (os.stat(p).st_mtime_ns, os.stat(p).st_size) for p in recorded}
+    assert set(recorded) == {str(p) for p in art.rglob("*") if p.is_file() and p.name != artifacts.STATE_FILE}
+    assert fastpath.try_run(["build", "--root", root]) == 0  # the next run is a no-op
 
 
 def test_a_new_and_a_deleted_plan_are_change_driven_and_match_the_cli_graph(workspace, cli):
