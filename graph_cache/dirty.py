@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from .changed_files import changed_files, files_to_check
 from .errors import CycleError
 from .fingerprint import hash_bytes
+from . import graph_index
 from .graph_index import GraphIndex
 from .graph_specs import GraphSpecs
 from .spec_rows import SpecRows, rows_digest
@@ -259,7 +260,9 @@ def plan(build: Any, roots: Sequence[NodeSpec], roots_key: str) -> DirtySchedule
     versions = versions_digest(build.e.global_version, build.e.rules)
     if store.meta(VERSIONS_KEY) != versions:
         return None
-    index = GraphIndex.decode(store.graph_index())
+    index = graph_index.take_ahead(store.graph_index_head())  # decoded ahead (a daemon's child)
+    if index is None:
+        index = GraphIndex.decode(store.graph_index())
     if index is None or index.roots_key != store.meta(ROOTS_KEY) or index.versions_key != versions:
         return None
     build.fps = StoredFps(lambda nid: stored_fp(build, nid), build.old_traces.prefetch)

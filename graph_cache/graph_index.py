@@ -37,6 +37,7 @@ MAGIC = b"GCIX"
 FORMAT = 5
 BUCKET = 64  # records per bucket
 _SUM = 32  # length of the hex checksum after MAGIC
+HEAD = len(MAGIC) + _SUM  # the blob's header: equal headers mean equal bodies (the checksum of the body)
 
 
 def _buckets(records: list[Any]) -> tuple[bytes, ...]:
@@ -233,6 +234,28 @@ class GraphIndex:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+_ahead: dict[bytes, GraphIndex] = {}  # header -> the index decoded ahead of the build that will use it
+
+
+def decode_ahead(blob: bytes | None) -> bool:
+    """Decode an index before the build that will read it (a daemon's child does while the client still
+    walks its tree), kept under the blob's header for `take_ahead`. True if it decoded."""
+    index = GraphIndex.decode(blob)
+    _ahead.clear()
+    if index is None or blob is None:
+        return False
+    _ahead[bytes(blob[:HEAD])] = index
+    return True
+
+
+def take_ahead(head: bytes | None) -> GraphIndex | None:
+    """The index `decode_ahead` decoded from a blob with this header (once), else None. The header holds
+    the body's checksum: an index stored since with other contents has another header."""
+    index = _ahead.pop(head, None) if head else None
+    _ahead.clear()  # one chance: a stale one is not kept
+    return index
 
 
 class _Buckets:

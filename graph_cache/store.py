@@ -26,7 +26,7 @@ from .model import Trace
 from .store_db import (CHECKED_SUFFIX, DB_NAME, MAGIC, SCHEMA_VERSION, connect,  # noqa: F401
                        create_atomically, decode_trace, encode_trace, file_row, file_rows, init_schema,
                        sweep_stale_temp_files, trace_row, trace_rows, trace_rows_of)
-from .store_values import get_value, put_values
+from .store_values import get_prefix, get_value, put_values
 from .trace_table import TraceTable
 
 STAGE_BATCH = 256  # staged outputs written per executemany
@@ -193,6 +193,35 @@ class Store:
     def graph_index(self) -> bytes | None:
         """The graph index blob of the last build (graph_index.py), None if absent or invalidated."""
         return self.get_blob(graph_index.KEY)
+
+    def graph_index_head(self) -> bytes | None:
+        """The header of the graph index blob (`graph_index.HEAD` bytes, its body's checksum), read
+        without the body; None if absent or unreadable."""
+        try:
+            return get_prefix(self._conn, "blobs", graph_index.KEY, graph_index.HEAD)
+        except sqlite3.DatabaseError:
+            return None
+
+    @staticmethod
+    def peek_graph_index(state_dir: str | os.PathLike[str]) -> bytes | None:
+        """The graph index blob of `state_dir`'s state file, read through a read-only connection that
+        creates nothing and waits for no lock (None if there is none, or the file is busy or unusable):
+        for reading ahead of a build (`graph_index.decode_ahead`), outside the state lock."""
+        path = os.path.join(os.fspath(state_dir), DB_NAME)
+        if not os.path.isfile(path):
+            return None
+        try:
+            from urllib.parse import quote
+
+            conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=0, isolation_level=None)
+        except sqlite3.Error:
+            return None
+        try:
+            return get_value(conn, "blobs", graph_index.KEY)
+        except sqlite3.Error:
+            return None
+        finally:
+            conn.close()
 
     def load_output(self, node_id: str) -> bytes | None:
         """Stored output bytes of a node (canonical JSON), or None if absent or unreadable. Sees the

@@ -46,3 +46,15 @@ def get_value(conn: sqlite3.Connection, table: str, key: str) -> bytes | None:
         return bytes(row[1])
     with conn.blobopen(table, "data", row[0], readonly=True) as blob:
         return blob.read()
+
+
+def get_prefix(conn: sqlite3.Connection, table: str, key: str, size: int) -> bytes | None:
+    """The first `size` bytes of the value under `key` without reading the rest (incremental blob I/O);
+    None if there is none, or on Pythons without it (the caller then reads the value)."""
+    if not PIECES:
+        return None
+    row = conn.execute(f"SELECT rowid FROM {table} WHERE {_KEYS[table]} = ?", (key,)).fetchone()
+    if row is None:
+        return None
+    with conn.blobopen(table, "data", row[0], readonly=True) as blob:
+        return blob.read(size)

@@ -1,14 +1,16 @@
-"""The build daemon: a warm fork server on a per-user Unix socket (docs/PERFORMANCE.md section 15).
+"""The build daemon: a warm fork server on a per-user Unix socket (docs/PERFORMANCE.md sections 15-16).
 
 Importing pydantic, building the document validators and loading the CLI cost more than an edit build's
 own work. The daemon pays that once: it imports everything, builds every validator, freezes its heap
-for copy-on-write and waits. Each forwarded command (`daemon_client.forward`) gets a forked child,
-a fresh process in all that matters (no state is kept between commands: the graph, the manifest and
-the lock live in `.promptgen/` as for any run), which runs the ordinary entry point on the client's
-descriptors, directory and environment, then reports `exit N`. Before forking, the daemon checks that
-its code is still the code on disk (the stat of every loaded module and template, as the fast path's
-global key does); when not, it answers `stale` and exits, and the client runs the command itself.
-It leaves after `idle` seconds without a command, or when its socket is removed or replaced.
+for copy-on-write and waits. Each request (`daemon_client.announce`, sent before the client's no-op
+fast path runs) gets a forked child at once, a fresh process in all that matters (no state is kept
+between commands: the graph, the manifest and the lock live in `.promptgen/` as for any run), which
+reads ahead what the build will need while the client walks; if the client's fast path falls through,
+the child runs the ordinary entry point on the client's descriptors, directory and environment, then
+reports `exit N` (daemon_child.py). Before forking, the daemon checks that its code is still the code
+on disk (the stat of every loaded module and template, as the fast path's global key does); when not,
+it answers `stale` and exits, and the client runs the command itself. It leaves after `idle` seconds
+without a request, or when its socket is removed or replaced.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import socket
 import sys
 import time
 
-from promptgen import daemon_client
+from promptgen import daemon_child, daemon_client
 
 
 def warm_up() -> None:
@@ -74,6 +76,9 @@ class Server:
     def __init__(self, path: str, idle: float) -> None:
         self.path, self.idle = path, idle
         self.started, self.served, self.last = time.time(), 0, time.monotonic()
+        self.ran, self.ran_w = os.pipe()  # a byte per command a child ran (not per request)
+        os.set_blocking(self.ran, False)
+        os.set_blocking(self.ran_w, False)
         self.code = code_files()
         self.installation = list(daemon_client.installation())
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -110,10 +115,9 @@ class Server:
     def handle(self, conn) -> str | None:
         conn.settimeout(10.0)
         try:
-            message = _receive(conn)
+            message = daemon_child.receive(conn)
         except (OSError, ValueError):
             return None
-        fds: list[int] = []
         try:
             op = message.get("op")
             if op == "ping":
@@ -127,108 +131,30 @@ class Server:
                     conn.sendall(b"stale\n")  # the client runs the command itself
                     return "stale code" if mine else None  # (a name clash of two installations: stay)
                 conn.sendall(b"ready\n")
-                fds = _receive_streams(conn)
-                self.served += 1
                 if os.fork() == 0:
-                    _child(self.listener, conn, message, fds)  # never returns
+                    os.close(self.ran)
+                    daemon_child.run(self.listener, conn, message, self.ran_w)  # never returns
         except (OSError, ValueError):
             pass
-        finally:
-            for fd in fds:
-                os.close(fd)
         return None
+
+    def count_served(self) -> int:
+        """Commands the children ran (each wrote a byte once it had the client's descriptors)."""
+        while True:
+            try:
+                got = os.read(self.ran, 4096)
+            except BlockingIOError:
+                break
+            if not got:
+                break
+            self.served += len(got)
+        return self.served
 
     def status_line(self) -> bytes:
         python, environment, package = self.installation
-        doc = {"pid": os.getpid(), "started": self.started, "served": self.served, "idle_timeout": self.idle,
+        doc = {"pid": os.getpid(), "started": self.started, "served": self.count_served(), "idle_timeout": self.idle,
                "python": python, "environment": environment, "package": package, "socket": self.path}
         return json.dumps(doc).encode() + b"\n"
-
-
-def _receive(conn) -> dict:
-    """A request's message (daemon_client._send)."""
-    return _decode(_exactly(conn, int.from_bytes(_exactly(conn, 8), "big")))
-
-
-def _receive_streams(conn) -> list[int]:
-    """The client's stdin/stdout/stderr descriptors (daemon_client._send_streams); the blob after them
-    stays in the socket for the child."""
-    data, fds, _flags, _addr = socket.recv_fds(conn, 1, 3)
-    if data != b"F" or len(fds) != 3:
-        for fd in fds:
-            os.close(fd)
-        raise ValueError("bad descriptors message")
-    return list(fds)
-
-
-def _exactly(conn, size: int, limit: int = 1 << 24) -> bytes:
-    if size > limit:
-        raise ValueError("request too large")
-    data = bytearray()
-    while len(data) < size:
-        chunk = conn.recv(min(size - len(data), 1 << 20))
-        if not chunk:
-            raise ValueError("truncated request")
-        data += chunk
-    return bytes(data)
-
-
-def _decode(data: bytes) -> dict:
-    import marshal
-
-    try:
-        message = marshal.loads(data)
-    except (EOFError, TypeError) as exc:
-        raise ValueError(f"bad request: {exc}") from None
-    if not isinstance(message, dict):
-        raise ValueError("bad request")
-    return message
-
-
-def _child(listener, conn, message: dict, fds: list[int]) -> None:
-    """The forked child: take the client's walk, become the client's process (streams, directory,
-    environment), run, report. A client gone before its request was complete gets nothing."""
-    code = 70
-    try:
-        listener.close()
-        conn.settimeout(None)
-        blob = _exactly(conn, int(message.get("blob") or 0), limit=1 << 32)  # the client's walk
-    except BaseException:  # noqa: BLE001 - the client left (e.g. Ctrl-C while sending): nothing to do
-        os._exit(0)
-    try:
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target)
-        for fd in set(fds) - {0, 1, 2}:
-            os.close(fd)
-        streams = message.get("streams") or [[None, None]] * 3
-        sys.stdin, sys.stdout, sys.stderr = (
-            open(fd, mode, encoding=enc, errors=err, closefd=False)
-            for fd, mode, (enc, err) in zip((0, 1, 2), ("r", "w", "w"), streams))
-        os.chdir(message["cwd"])
-        os.umask(int(message.get("umask", 0o22)))
-        os.environ.clear()
-        os.environ.update(message["env"])
-        sys.argv = [message.get("argv0") or "promptgen", *message["argv"]]
-        conn.sendall(f"pid {os.getpid()}\n".encode())
-        from promptgen import entry, handoff
-
-        if blob:
-            handoff.install(blob)
-        code = entry.run_in_child(list(message["argv"]))
-    except BaseException as exc:  # noqa: BLE001 - the child must always report and leave
-        try:
-            sys.stderr.write(f"promptgen: the daemon's build process failed: {type(exc).__name__}: {exc}\n")
-        except Exception:
-            pass
-    finally:
-        try:
-            conn.sendall(f"exit {code}\n".encode())
-        except OSError:
-            pass
-        os._exit(0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,12 +1,14 @@
-"""Client side of the build daemon, a warm fork server (`promptgen daemon`, docs/PERFORMANCE.md s. 15).
+"""Client side of the build daemon, a warm fork server (`promptgen daemon`, docs/PERFORMANCE.md s. 15-16).
 
-Standard library only. `forward(argv)` hands a command whose no-op fast path fell through to a running
-daemon of this installation, which forks a child that already has the whole CLI imported and its
-pydantic validators built; the child runs the command in this process's directory and environment,
-on this process's stdin/stdout/stderr (passed as file descriptors), and reports the exit code.
-`forward` returns None whenever no daemon ran the command (none running, disabled, stale code, a
-broken or unresponsive socket): the caller then runs it in-process, so the daemon can make a command
-faster but never change its answer.
+Standard library only. `announce(argv)` connects to a running daemon of this installation and sends
+the request's header *before* the no-op fast path runs: the daemon checks its code and forks a child
+(which already has the whole CLI imported and its pydantic validators built) that reads the state it
+will need while this process walks its tree. If the fast path answers, `Announced.close()` lets that
+child go; else `Announced.complete()` hands it this process's stdin/stdout/stderr (as file
+descriptors) and the fast path's walk, and the child runs the command in this process's directory and
+environment and reports the exit code. `complete` returns None whenever no daemon ran the command (none
+running, disabled, stale code, a broken or unresponsive socket): the caller then runs it in-process,
+so the daemon can make a command faster but never change its answer.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import sys
 
 ENV_SWITCH = "PROMPTGEN_DAEMON"  # "0": never forward (the command runs in-process)
 ENV_DIR = "PROMPTGEN_DAEMON_DIR"  # where the sockets live (default: $XDG_RUNTIME_DIR or /tmp, per user)
-PROTOCOL = 1
+PROTOCOL = 2  # 2: the header before the fast path, the blob after the descriptors
 
 
 def installation() -> tuple[str, str, str]:
@@ -57,8 +59,10 @@ def supported() -> bool:
     return hasattr(os, "fork") and hasattr(socket, "AF_UNIX") and hasattr(socket, "send_fds")
 
 
-def forward(argv: list[str]) -> int | None:
-    """Run `argv` in the daemon; its exit code, or None when the caller must run it in-process."""
+def announce(argv: list[str]) -> Announced | None:
+    """Send the request's header to a running daemon (None when none may run the command): called before
+    the fast path, so that the daemon's checks, its fork and the child's reading of the state overlap
+    this process's walk."""
     if os.environ.get(ENV_SWITCH) == "0" or argv[:1] == ["daemon"] or not hasattr(os, "fork"):
         return None
     try:
@@ -69,11 +73,41 @@ def forward(argv: list[str]) -> int | None:
     if not private(os.path.dirname(path)):
         return None  # the command's environment goes to whoever listens there: only to this user
     try:
-        from promptgen import handoff
-
-        return _forward(path, argv, handoff.export())
+        sock = _connect(path, 10.0)  # until the child's PID: the request must be taken in time
     except (OSError, ValueError):
-        return None  # nothing ran yet (errors after the child started are answered inside _forward)
+        return None
+    try:
+        umask = os.umask(0o22)
+        os.umask(umask)
+        _send(sock, {"op": "run", "argv": argv, "argv0": sys.argv[0] if sys.argv else "promptgen",
+                     "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask, "streams": _streams(),
+                     "installation": list(installation())})
+    except (OSError, ValueError):
+        sock.close()
+        return None
+    return Announced(sock)
+
+
+class Announced:
+    """A request whose header the daemon has (`announce`): `complete()` runs it there, `close()` drops it
+    (the fast path answered; the daemon's child sees the end of the connection and leaves)."""
+
+    def __init__(self, sock) -> None:
+        self.sock = sock
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def complete(self) -> int | None:
+        """Run the command in the daemon's child: its exit code, or None when the caller must run it."""
+        try:
+            from promptgen import handoff
+
+            return _complete(self.sock, handoff.export())
+        except (OSError, ValueError):
+            return None  # nothing ran yet (errors after the child started are answered in _complete)
+        finally:
+            self.sock.close()
 
 
 def request(op: str, path: str | None = None, timeout: float = 5.0) -> dict | None:
@@ -113,25 +147,25 @@ def _connect(path: str, timeout: float):
     return sock
 
 
-def _send(sock, message: dict, blob: bytes = b"") -> None:
-    """A request's first part: an 8-byte length and the message in `marshal` format (built in, unlike
-    json; both ends are one interpreter, see `installation`). `message["blob"]` announces the length of
-    the blob sent after the descriptors (`_send_streams`), read by the forked child."""
+def _send(sock, message: dict) -> None:
+    """A request's header: an 8-byte length and the message in `marshal` format (built in, unlike json;
+    both ends are one interpreter, see `installation`)."""
     import marshal
 
-    data = marshal.dumps({**message, "blob": len(blob)})
+    data = marshal.dumps(message)
     sock.sendall(len(data).to_bytes(8, "big") + data)
 
 
 def _send_streams(sock, fds: list[int], blob: bytes) -> None:
     """The request's second part, once the daemon said `ready`: one byte carrying the descriptors
-    (SCM_RIGHTS), then the blob. Sent only to a daemon that answered: descriptors queued on a socket
-    nobody reads would keep the caller's pipes open (its reader would never see the end)."""
+    (SCM_RIGHTS), then the blob's 8-byte length and the blob (the fast path's walk, `handoff.export`).
+    Sent only to a daemon that answered: descriptors queued on a socket nobody reads would keep the
+    caller's pipes open (its reader would never see the end)."""
     import _socket
 
     rights = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
     sock.sendmsg([b"F"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
-    sock.sendall(blob)
+    sock.sendall(len(blob).to_bytes(8, "big") + blob)
 
 
 def _lines(sock):
@@ -167,10 +201,9 @@ def _streams() -> list[list]:
             for s in (sys.stdin, sys.stdout, sys.stderr)]
 
 
-def _forward(path: str, argv: list[str], blob: bytes) -> int | None:
+def _complete(sock, blob: bytes) -> int | None:
     import _signal  # not `signal`: it imports enum
 
-    sock = _connect(path, 10.0)  # until the child's PID: the request must be taken in time
     child, caught = None, []
 
     def relay(signum, _frame):  # Ctrl-C and friends go to the child (its PID comes first)
@@ -186,13 +219,7 @@ def _forward(path: str, argv: list[str], blob: bytes) -> int | None:
     previous = [_signal.signal(sig, relay) for sig in relayed]
     fds, opened = _stream_fds()
     try:
-        umask = os.umask(0o22)
-        os.umask(umask)
-        message = {"op": "run", "argv": argv, "argv0": sys.argv[0] if sys.argv else "promptgen",
-                   "cwd": os.getcwd(), "env": dict(os.environ), "umask": umask, "streams": _streams(),
-                   "installation": list(installation())}
         sys.stdout.flush()
-        _send(sock, message, blob)
         try:
             for line in _lines(sock):
                 word, _, value = line.partition(" ")
@@ -214,7 +241,6 @@ def _forward(path: str, argv: list[str], blob: bytes) -> int | None:
     finally:
         for fd in opened:
             os.close(fd)
-        sock.close()
         if child is None:
             for sig, handler in zip(relayed, previous):
                 _signal.signal(sig, handler)

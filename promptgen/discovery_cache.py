@@ -43,7 +43,30 @@ def load(state_dir: str, key: bytes):
     The root specs stay marshalled (`SpecRows.lazy`) with their stored digest: an edit build compares
     the digest with the last build's and never needs the specs themselves (graph_cache/dirty.py). The
     plan infos are rebuilt without validation: they are our own `model_dump`s, checksummed (validating
-    would build PlanInfo's validator, which an edit build needs nowhere else)."""
+    would build PlanInfo's validator, which an edit build needs nowhere else). What `load_ahead` read
+    for this folder is used when it was stored under `key` (equal keys, equal discoveries)."""
+    global _ahead
+    ahead, _ahead = _ahead, None
+    if ahead is not None and ahead[0] == os.path.abspath(state_dir):
+        return ahead[2] if ahead[1] == key else None
+    got = _read(state_dir, key)
+    return got[1] if got is not None else None
+
+
+_ahead: tuple | None = None  # (state_dir, stored key, loaded) read by `load_ahead`
+
+
+def load_ahead(state_dir: str) -> None:
+    """Read and decode the cache before the build that will ask for it (a daemon's child does while its
+    client still walks the tree, before the key is known); `load` takes it over, once."""
+    global _ahead
+    got = _read(state_dir)
+    _ahead = None if got is None else (os.path.abspath(state_dir), *got)
+
+
+def _read(state_dir: str, key: bytes | None = None):
+    """(stored key, (CachedDiscovery, GraphSpec)) of the cache file, or None if missing, unusable or
+    (given `key`) stored under another key."""
     import xxhash
 
     from graph_cache.regular_files import read_regular
@@ -53,13 +76,13 @@ def load(state_dir: str, key: bytes):
 
     try:
         magic, stored_key, checksum, body = marshal.loads(read_regular(os.path.join(state_dir, FILE)))
-        if magic != MAGIC or stored_key != key or xxhash.xxh3_128_digest(body) != checksum:
+        if magic != MAGIC or key is not None and stored_key != key or xxhash.xxh3_128_digest(body) != checksum:
             return None
         specs, digest, count, infos, disc_diags, diags, ws_diags = marshal.loads(body)
         spec = GraphSpec(specs=SpecRows.lazy(specs, digest, count),
                          plan_infos={name: PlanInfo.model_construct(**info) for name, info in infos.items()},
                          discovery_diags=disc_diags)
-        return CachedDiscovery(diags, ws_diags), spec
+        return stored_key, (CachedDiscovery(diags, ws_diags), spec)
     except Exception:  # missing, damaged or from another version: discover afresh
         return None
 

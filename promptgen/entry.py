@@ -44,17 +44,23 @@ def run_in_child(args: list[str]) -> int:
 def _dispatch(args: list[str], *, console: bool = False, fast: bool = True) -> tuple[int, bool]:
     """(exit code, whether the process may skip its tear-down): the fast path's answer, else (console
     script only) a warm daemon's, else a plain build's (typer-free; it closes what it opened), else the
-    full CLI's (left to the normal exit)."""
+    full CLI's (left to the normal exit). The daemon hears of the command before the fast path runs
+    (`daemon_client.announce`: its child gets ready while this process walks)."""
+    announced = None
+    if console:  # standard library only: nothing the fast path would not import anyway
+        from promptgen.daemon_client import announce
+
+        announced = announce(args)
     if fast:
         from promptgen.fastpath import try_run
 
         code = try_run(args)
         if code is not None:
+            if announced is not None:
+                announced.close()
             return code, True
-    if console:  # no imports paid yet beyond the fast path's: a daemon may run the rest (daemon_client)
-        from promptgen.daemon_client import forward
-
-        code = forward(args)
+    if announced is not None:
+        code = announced.complete()
         if code is not None:
             return code, True
     from promptgen.buildcmd import parse_build_args

@@ -65,6 +65,28 @@ def test_a_commit_without_an_index_drops_it_unless_told_to_keep_it(tmp_path):
     store.close()
 
 
+def test_an_index_decoded_ahead_is_taken_once_and_only_for_the_same_blob(tmp_path):
+    """`decode_ahead` (a daemon's child, before its build) keeps the index under the blob's header; the
+    build takes it if the store's header is the same (equal checksums: equal bodies), else decodes."""
+    store, _ = Store.open(tmp_path)
+    first = graph_index.encode("R", "V", graph(5))
+    store.commit(graph=first)
+    assert store.graph_index_head() == first[:graph_index.HEAD]
+    peeked = Store.peek_graph_index(tmp_path)  # read-only, outside any lock
+    assert peeked == first and graph_index.decode_ahead(peeked)
+    ahead = graph_index.take_ahead(store.graph_index_head())
+    assert ahead is not None and ahead.all_specs() == graph(5)
+    assert graph_index.take_ahead(store.graph_index_head()) is None  # once
+    assert graph_index.decode_ahead(Store.peek_graph_index(tmp_path))
+    store.commit(graph=graph_index.encode("R", "V", graph(6)))  # another build stored another graph
+    assert graph_index.take_ahead(store.graph_index_head()) is None
+    assert not graph_index.decode_ahead(b"garbled") and graph_index.take_ahead(first[:graph_index.HEAD]) is None
+    store.commit(outputs={"doc:1": b'"y"'})  # the index dropped
+    assert store.graph_index_head() is None and Store.peek_graph_index(tmp_path) is None
+    store.close()
+    assert Store.peek_graph_index(tmp_path / "nowhere") is None and not (tmp_path / "nowhere").exists()
+
+
 def test_shape_ignores_graph_order_and_sees_every_spec_field():
     specs = graph()
     reordered = dict(reversed(list(specs.items())))

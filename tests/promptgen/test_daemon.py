@@ -136,6 +136,56 @@ def test_the_clients_walk_is_taken_over_by_the_child(workspace, monkeypatch):
     assert type(record.stat) is type(before.touched[touched.relative_to(workspace).as_posix()].stat)
 
 
+def test_a_command_the_fast_path_answers_leaves_no_child_behind(workspace, env, running):
+    """The client announces every command before its fast path runs, and the daemon forks a child for
+    it at once; a no-op answered by the fast path closes the connection: that child leaves without
+    running anything (not counted as served)."""
+    assert run(["build"], env["off"], cwd=workspace).returncode == 0
+    before = served(env)
+    proc = run(["status", "--json"], env["on"], cwd=workspace)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["plans"]
+    deadline = time.monotonic() + 20
+    while _children(running["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _children(running["pid"]) == [] and served(env) == before
+
+
+def test_what_a_child_reads_ahead_is_used_only_if_the_state_still_holds_it(workspace, monkeypatch, cli):
+    """daemon_child.read_ahead decodes the discovery cache and the graph index before the build (outside
+    the lock); the build takes them when the files still hold the same contents, and reads afresh when
+    another build changed them in between."""
+    from graph_cache import graph_index
+    from promptgen import daemon_child, discovery_cache, fastpath, service
+
+    root = str(workspace)
+    monkeypatch.chdir(workspace)
+    assert cli("build", "--root", root).code == 0
+    doc = next(workspace.rglob("EXECUTION_TASK_*.md"))
+    for other_build_between in (False, True):
+        daemon_child.read_ahead(["build"])
+        assert discovery_cache._ahead is not None and graph_index._ahead
+        doc.write_text(doc.read_text(encoding="utf-8") + "\nmore\n", encoding="utf-8")
+        if other_build_between:  # a new plan: another discovery, another graph
+            new = workspace / "plans" / "LANTERN-COPY"
+            shutil.copytree(workspace / "plans" / "LANTERN-INDEX", new)
+            for f in list(new.rglob("*LANTERN-INDEX*")):
+                f.rename(f.with_name(f.name.replace("LANTERN-INDEX", "LANTERN-COPY")))
+            assert cli("build", "--root", root).code == 0
+            doc.write_text(doc.read_text(encoding="utf-8") + "\nmore\n", encoding="utf-8")
+        taken = []
+        monkeypatch.setattr(graph_index.GraphIndex, "decode", classmethod(
+            lambda cls, blob, real=graph_index.GraphIndex.decode.__func__: taken.append(blob) or real(cls, blob)))
+        assert fastpath.try_run(["build"]) is None
+        outcome = service.build(root)
+        outcome.close()
+        monkeypatch.undo()
+        monkeypatch.chdir(workspace)
+        assert discovery_cache._ahead is None and not graph_index._ahead  # taken or dropped: once
+        assert outcome.result.mode == "changes" and outcome.counts.recomputed
+        assert bool(taken) is other_build_between  # decoded again only when the state had changed
+        assert ("LANTERN-COPY" in outcome.collected.names) is other_build_between
+
+
 def test_the_child_works_in_the_clients_directory_environment_and_streams(workspace, env, running, tmp_path):
     sub = workspace / "plans"
     gh_env = {**env["on"], "GITHUB_WORKSPACE": str(workspace.parent)}  # check --format github reads it
@@ -185,8 +235,8 @@ def test_a_killed_child_is_reported_not_hidden(workspace, env, running):
                                 cwd=workspace, env=env["on"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL, text=True)
         deadline = time.monotonic() + 30
-        while not _children(running["pid"]) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        while served(env) < 1 and time.monotonic() < deadline:  # the child runs the command (not just
+            time.sleep(0.05)  # forked for it: killed then, the client would run it in-process)
         for kid in _children(running["pid"]):
             os.kill(kid, signal.SIGKILL)
         out, err = proc.communicate(timeout=30)
