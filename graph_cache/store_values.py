@@ -49,10 +49,12 @@ def get_value(conn: sqlite3.Connection, table: str, key: str) -> bytes | None:
 
 
 def get_prefix(conn: sqlite3.Connection, table: str, key: str, size: int) -> bytes | None:
-    """The first `size` bytes of the value under `key` without reading the rest (incremental blob I/O);
-    None if there is none, or on Pythons without it (the caller then reads the value)."""
+    """The first `size` bytes of the value under `key` (None if there is none), without reading the rest
+    by incremental blob I/O; older Pythons take `substr` (SQLite reads the value, Python gets the bytes
+    asked for)."""
     if not PIECES:
-        return None
+        row = conn.execute(f"SELECT substr(data, 1, ?) FROM {table} WHERE {_KEYS[table]} = ?", (size, key)).fetchone()
+        return None if row is None else bytes(row[0] or b"")
     row = conn.execute(f"SELECT rowid FROM {table} WHERE {_KEYS[table]} = ?", (key,)).fetchone()
     if row is None:
         return None

@@ -61,3 +61,13 @@ def test_large_values_are_inserted_as_zeroblobs_and_filled(mode):
     assert len(with_zeroblob) == (1 if mode == "pieces" else 0)
     assert s.load_output("large") == b"L" * (3 * SMALL)
 
+
+
+def test_a_prefix_is_the_values_first_bytes_both_ways(tmp_path, mode):
+    s, _ = Store.open(tmp_path)
+    s.commit(blobs={k: v for k, v in values().items()})
+    for key, data in values().items():
+        for size in (0, 1, 36, SMALL, len(data) + 10):
+            assert store_values.get_prefix(s._conn, "blobs", key, size) == data[:size]
+    assert store_values.get_prefix(s._conn, "blobs", "absent", 36) is None
+    s.close()
