@@ -30,6 +30,11 @@ def run(listener, conn, message: dict, ran_fd: int) -> None:
     path answered, or it was interrupted) gets nothing."""
     code = 70
     try:
+        import gc
+
+        from promptgen.entry import QUIET_GC
+
+        gc.set_threshold(*QUIET_GC)  # reading ahead and the walk make 10^5 objects: few collector passes
         listener.close()
         os.chdir(message["cwd"])
         os.environ.clear()
@@ -113,19 +118,21 @@ def _receive_streams(conn) -> list[int]:
     return list(fds)
 
 
-def _exactly(conn, size: int, limit: int = 1 << 24) -> bytes:
+def _exactly(conn, size: int, limit: int = 1 << 24) -> bytearray:
+    """`size` bytes from the socket, received into one buffer (no copies of the pieces)."""
     if size > limit:
         raise ValueError("request too large")
-    data = bytearray()
-    while len(data) < size:
-        chunk = conn.recv(min(size - len(data), 1 << 20))
-        if not chunk:
+    data = bytearray(size)
+    view, got = memoryview(data), 0
+    while got < size:
+        n = conn.recv_into(view[got:])
+        if not n:
             raise ValueError("truncated request")
-        data += chunk
-    return bytes(data)
+        got += n
+    return data
 
 
-def _decode(data: bytes) -> dict:
+def _decode(data: bytearray) -> dict:
     import marshal
 
     try:

@@ -165,7 +165,8 @@ def _send_streams(sock, fds: list[int], blob: bytes) -> None:
 
     rights = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
     sock.sendmsg([b"F"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
-    sock.sendall(len(blob).to_bytes(8, "big") + blob)
+    sock.sendall(len(blob).to_bytes(8, "big"))
+    sock.sendall(blob)
 
 
 def _lines(sock):
