@@ -17,9 +17,12 @@ scenarios run the promptgen CLI as a separate process, `--repeat` times each (co
   new-plan      one new nested plan (~35 documents) added, then `build`
   delete-plan   one nested plan folder removed, then `build`
   no-op+daemon, edit-exec+daemon, edit-status+daemon, cold+daemon
-                the same with a running `promptgen daemon` (warm fork server, started before and
-                stopped after these four; skipped with --no-daemon): CPU and peak RSS are then the
-                client process's only, the work runs in the daemon's forked child
+                the same with a running `promptgen daemon` (warm fork server; skipped with
+                --no-daemon): CPU and peak RSS are then the client process's only, the work runs in
+                the daemon's forked child. Each runs interleaved with its plain scenario (a plain
+                run, then a daemon run, and so on; one daemon runs through all the size's
+                scenarios, idle for the plain ones, which do not forward to it), so the two rows and
+                the edit target that compares them share the same minutes of a shared machine
 
 Each promptgen run is paired with a run of the *floor*, a minimal Python process on the same
 interpreter (`python -S -c ...`: no site import; `--floor-site` uses `python -c`) that walks the same
@@ -150,19 +153,19 @@ class Bench:
         # runs forward to a daemon only in the +daemon scenarios, and only to this run's own daemon
         self.daemon_dir = tempfile.mkdtemp(prefix="pgbd", dir="/tmp")  # short: AF_UNIX paths <= 107 bytes
         self.env_off = {**os.environ, "PROMPTGEN_DAEMON_DIR": self.daemon_dir, "PROMPTGEN_DAEMON": "0"}
-        self.env = self.env_off
+
+        self.env_on = {k: v for k, v in self.env_off.items() if k != "PROMPTGEN_DAEMON"}
 
     def daemon(self, action: str) -> None:
-        """`promptgen daemon start|stop`; scenarios between the two forward to it."""
-        env_on = {k: v for k, v in self.env_off.items() if k != "PROMPTGEN_DAEMON"}
-        proc = subprocess.run(self.pg + ["daemon", action], env=env_on, capture_output=True, text=True)
+        """`promptgen daemon start|stop`; runs with `daemon=True` forward to it."""
+        proc = subprocess.run(self.pg + ["daemon", action], env=self.env_on, capture_output=True, text=True)
         if proc.returncode != 0:
             raise SystemExit(f"promptgen daemon {action} failed: {proc.stderr}")
-        self.env = env_on if action == "start" else self.env_off
 
-    def promptgen(self, ws: str, *argv: str) -> tuple[Run, dict | None]:
+    def promptgen(self, ws: str, *argv: str, daemon: bool = False) -> tuple[Run, dict | None]:
         before = _last_line(ws)  # (the history keeps its last 50 records: compare, do not count)
-        run = measure(self.pg + list(argv) + ["--root", ws], self.out_file, cwd=ws, env=self.env)
+        run = measure(self.pg + list(argv) + ["--root", ws], self.out_file, cwd=ws,
+                      env=self.env_on if daemon else self.env_off)
         if run.code != 0:
             self.failures += 1
             with open(self.out_file + ".err", "rb") as fh:
@@ -230,21 +233,48 @@ def run_size(bench: Bench, nominal: int) -> dict:
     rows: dict = {}
     plans = [p for p in generate.plan_dirs(ws) if "/ADDED-" not in p]
 
-    def scenario(name: str, times: int, prepare, argv=("build",), floor_kind="stat") -> None:
-        if args.scenarios and name not in args.scenarios:
+    daemon_on = not args.no_daemon and (not args.scenarios or bool(args.scenarios & set(DAEMON_SCENARIOS)))
+
+    def scenario(name: str, times: int, prepare, argv=("build",), floor_kind="stat", paired=None) -> None:
+        """`times` runs of `name`; with `paired` (the preparation of its `+daemon` variant) each plain
+        run is followed by a run of the variant, forwarded to the daemon."""
+        variants = [(name, prepare, False)] if not args.scenarios or name in args.scenarios else []
+        if paired is not None and daemon_on and (not args.scenarios or name + "+daemon" in args.scenarios):
+            variants.append((name + "+daemon", paired, True))
+        if not variants:
             return
-        log(f"[{nominal}] {name} x{times}")
-        runs, floors, hists = [], [], []
+        log(f"[{nominal}] {' / '.join(v[0] for v in variants)} x{times}")
+        got = {v[0]: ([], [], []) for v in variants}
         for i in range(times):
-            prepare(i)
-            floors.append(bench.floor(ws, floor_kind))
-            run, hist = bench.promptgen(ws, *argv)
-            runs.append(run)
-            hists.append(hist)
-            log(f"    {run.seconds * 1000:9.1f} ms cpu {run.cpu * 1000:8.1f} ms  (floor "
-                f"{floors[-1].seconds * 1000:8.1f} ms, cpu {floors[-1].cpu * 1000:7.1f} ms)  "
-                f"rss {run.rss_kb / 1024:7.1f} MB  " + describe(hist))
-        rows[name] = summarise(name, runs, floors, floor_kind, hists)
+            for label, prep, forward in variants:
+                runs, floors, hists = got[label]
+                prep(i)
+                floors.append(bench.floor(ws, floor_kind))
+                run, hist = bench.promptgen(ws, *argv, daemon=forward)
+                runs.append(run)
+                hists.append(hist)
+                log(f"    {run.seconds * 1000:9.1f} ms cpu {run.cpu * 1000:8.1f} ms  (floor "
+                    f"{floors[-1].seconds * 1000:8.1f} ms, cpu {floors[-1].cpu * 1000:7.1f} ms)  "
+                    f"rss {run.rss_kb / 1024:7.1f} MB  {label}  " + describe(hist))
+        for label, (runs, floors, hists) in got.items():
+            rows[label] = summarise(label, runs, floors, floor_kind, hists)
+
+    if daemon_on:
+        bench.daemon("start")
+    try:
+        _scenarios(bench, ws, scenario, repeat, cold_repeat, plans)
+    finally:
+        if daemon_on:
+            bench.daemon("stop")
+    state_bytes = dir_size(os.path.join(ws, ".promptgen"))
+    if not args.keep:
+        shutil.rmtree(ws, ignore_errors=True)
+    return {"nominal": nominal, "workspace": summary, "repeat": repeat, "cold_repeat": cold_repeat,
+            "state_bytes": state_bytes, "rows": rows}
+
+
+def _scenarios(bench: Bench, ws: str, scenario, repeat: int, cold_repeat: int, plans: list) -> None:
+    """The scenarios of one size, in order (each leaves the state the next one starts from)."""
 
     def rm_state(_i: int) -> None:
         shutil.rmtree(os.path.join(ws, ".promptgen"), ignore_errors=True)
@@ -252,11 +282,12 @@ def run_size(bench: Bench, nominal: int) -> dict:
     def nothing(_i: int) -> None:
         pass
 
-    scenario("cold", cold_repeat, rm_state, floor_kind="hash")
+    scenario("cold", cold_repeat, rm_state, floor_kind="hash", paired=rm_state)
     if not os.path.isdir(os.path.join(ws, ".promptgen")):
         bench.promptgen(ws, "build")
     bench.promptgen(ws, "build")  # warm-up: the first no-op may refresh racy manifest entries
-    scenario("no-op", repeat, nothing)
+    bench.promptgen(ws, "build", daemon=True)  # and the daemon's first child
+    scenario("no-op", repeat, nothing, paired=nothing)
     scenario("status-json", repeat, nothing, argv=("status", "--json"))
 
     def touch(i: int) -> None:
@@ -283,8 +314,8 @@ def run_size(bench: Bench, nominal: int) -> dict:
         generate.flip_status(ws, execs[i % len(execs)])
 
     if execs:
-        scenario("edit-exec", repeat, edit)
-        scenario("edit-status", repeat, flip)
+        scenario("edit-exec", repeat, edit, paired=lambda i: edit(i + repeat))
+        scenario("edit-status", repeat, flip, paired=flip)
 
     def add(i: int) -> None:
         generate.add_plan(ws, 1000 + i)
@@ -297,22 +328,6 @@ def run_size(bench: Bench, nominal: int) -> dict:
         shutil.rmtree(os.path.join(ws, doomed[i % len(doomed)]), ignore_errors=True)
 
     scenario("delete-plan", min(repeat, len(doomed)), delete)
-    if not args.no_daemon and (not args.scenarios or args.scenarios & set(DAEMON_SCENARIOS)):
-        bench.daemon("start")
-        try:
-            bench.promptgen(ws, "build")  # (unmeasured) the state as the plain scenarios left it
-            scenario("no-op+daemon", repeat, nothing)
-            if execs:
-                scenario("edit-exec+daemon", repeat, lambda i: edit(i + repeat))
-                scenario("edit-status+daemon", repeat, flip)
-            scenario("cold+daemon", cold_repeat, rm_state, floor_kind="hash")
-        finally:
-            bench.daemon("stop")
-    state_bytes = dir_size(os.path.join(ws, ".promptgen"))
-    if not args.keep:
-        shutil.rmtree(ws, ignore_errors=True)
-    return {"nominal": nominal, "workspace": summary, "repeat": repeat, "cold_repeat": cold_repeat,
-            "state_bytes": state_bytes, "rows": rows}
 
 
 def dir_size(path: str) -> int:
