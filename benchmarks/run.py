@@ -150,10 +150,9 @@ class Bench:
         os.makedirs(self.workdir, exist_ok=True)
         self.out_file = os.path.join(self.workdir, "last-stdout.txt")
         self.failures = 0  # promptgen runs that exited non-zero (the exit status of run.py)
-        # runs forward to a daemon only in the +daemon scenarios, and only to this run's own daemon
+        # runs forward to a daemon only in the +daemon scenarios (env_on), and only to this run's own daemon
         self.daemon_dir = tempfile.mkdtemp(prefix="pgbd", dir="/tmp")  # short: AF_UNIX paths <= 107 bytes
         self.env_off = {**os.environ, "PROMPTGEN_DAEMON_DIR": self.daemon_dir, "PROMPTGEN_DAEMON": "0"}
-
         self.env_on = {k: v for k, v in self.env_off.items() if k != "PROMPTGEN_DAEMON"}
 
     def daemon(self, action: str) -> None:

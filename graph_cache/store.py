@@ -211,9 +211,7 @@ class Store:
         if not os.path.isfile(path):
             return None
         try:
-            from urllib.parse import quote
-
-            conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=0, isolation_level=None)
+            conn = connect(path, read_only=True, timeout=0)
         except sqlite3.Error:
             return None
         try:

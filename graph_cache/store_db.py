@@ -138,12 +138,14 @@ def trace_rows_of(conn: sqlite3.Connection, node_ids: list[str]) -> dict[str, tu
     return out
 
 
-def connect(path: str, read_only: bool) -> sqlite3.Connection:
+def connect(path: str, read_only: bool, timeout: float = 30) -> sqlite3.Connection:
+    """A connection to the state file: read-only ones create nothing; `timeout`: seconds to wait for
+    another process's lock."""
     if read_only:
-        conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=30, isolation_level=None,
+        conn = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=timeout, isolation_level=None,
                                check_same_thread=False)
     else:
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=DELETE")
         conn.execute("PRAGMA synchronous=FULL")
     return conn

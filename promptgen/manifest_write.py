@@ -62,14 +62,22 @@ def save_answers(cfg: Config, sections: dict, result, global_key: bytes) -> str:
     from promptgen import stored_answers
 
     key = answers_key(result, global_key)
-    path = os.path.join(cfg.state_dir, stored_answers.ANSWERS_FILE)
-    old = Manifest.load(path)  # None unless its header is whole and the file has the size it records
-    if old is not None:
-        old.close()
-        if old.global_key == key and old.section_names() == set(sections):
-            return key
-    Manifest(key, sections=sections).save(path)
+    if not _answers_file_holds(cfg, key, set(sections)):
+        Manifest(key, sections=sections).save(os.path.join(cfg.state_dir, stored_answers.ANSWERS_FILE))
     return key
+
+
+def _answers_file_holds(cfg: Config, key: str, names: set) -> bool:
+    """Whether `answers.bin` is whole (its header loads and the file has the size it records), has the
+    answers key `key` and exactly the sections `names` (nothing else is read)."""
+    from graph_cache.manifest import Manifest
+    from promptgen import stored_answers
+
+    answers = Manifest.load(os.path.join(cfg.state_dir, stored_answers.ANSWERS_FILE))
+    if answers is None:
+        return False
+    answers.close()
+    return answers.global_key == key and answers.section_names() == names
 
 
 def unchanged_answers(cfg: Config, result, base, global_key: bytes, plan_names) -> dict | None:
@@ -77,7 +85,6 @@ def unchanged_answers(cfg: Config, result, base, global_key: bytes, plan_names) 
     it was written and `answers.bin` still holds them (same key, one section per plan); else None.
     The build then neither reads the answers node's output (6 MB at 10k documents, 60 MB at 100k) nor
     writes `answers.bin`. `base`: the fast path's `Handoff` (None: nothing known)."""
-    from graph_cache.manifest import Manifest
     from promptgen import stored_answers
 
     known = base.answers if base is not None else None
@@ -86,12 +93,8 @@ def unchanged_answers(cfg: Config, result, base, global_key: bytes, plan_names) 
     key = answers_key(result, global_key)
     if known.get("answers_key") != key:
         return None
-    answers = Manifest.load(os.path.join(cfg.state_dir, stored_answers.ANSWERS_FILE))
-    if answers is None:
-        return None
-    answers.close()
     expected = {*stored_answers.ANSWERS, *(stored_answers.PLAN_SECTION + name for name in plan_names)}
-    return dict(known) if answers.global_key == key and answers.section_names() == expected else None
+    return dict(known) if _answers_file_holds(cfg, key, expected) else None
 
 
 def manifest_files(cfg: Config, spec, result, base=None) -> tuple[dict, dict, bool]:

@@ -122,6 +122,7 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
                 bus.subscribe(metrics_sink)
                 engine = Engine(fs, store, rules, pipeline.global_version(cfg.engine_key()), bus, workers=cfg.jobs)
                 result = engine.build(spec.specs, stats=spec.stats, changes=_changes(seen))
+                trusted = seen if result.changes_used else None  # made for the store's last commit
                 phases.lap("engine")
                 collected = Collected(result, spec.plan_infos,
                                       manifest_write.unchanged_answers(cfg, result, seen, gkey, spec.plan_infos))
@@ -129,7 +130,7 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
                 from promptgen import artifacts
 
                 try:
-                    verified = seen.artifacts if seen is not None and result.changes_used and out_dir is None else None
+                    verified = trusted.artifacts if trusted is not None and out_dir is None else None
                     changed, artifact_stats = artifacts.write_all(cfg, out_dir, result, collected, store, verified)
                 except OSError as exc:
                     raise errors.StateDirError(_write_error("artifacts", exc)) from None
@@ -144,7 +145,7 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
                 try:
                     manifest_write.save_manifest(cfg, spec, collected, outcome,
                                                  artifact_stats if out_dir is None else None,
-                                                 seen if result.changes_used else None, gkey)
+                                                 trusted, gkey)
                     if save_discovery is not None:
                         save_discovery()
                     phases.lap("save-manifest")
