@@ -65,6 +65,18 @@ def fragment(status: dict, *more: object) -> bytes:
                  *(_dumps(m) for m in more)])
 
 
+def fragment_status(fragment_data: bytes) -> dict:
+    """A plan's status.json artifact from its fragment alone (the same bytes the assembled answers
+    hold for it, `Answers.plan_status`): re-rendering one plan's files reads no other plan's."""
+    return status_artifact(unpack(fragment_data)[3])
+
+
+def status_artifact(document: bytes) -> dict:
+    """`status <plan> --json`'s document as the plan's status.json: its entry, then its diagnostics."""
+    doc = json.loads(document)
+    return {**doc["plans"][0], "diagnostics": doc["diagnostics"]}
+
+
 def extra_part(fragment_data: bytes) -> bytes:
     """The JSON of the first of a fragment's `more` values."""
     return unpack(fragment_data)[FRAGMENT_PARTS]
@@ -141,8 +153,7 @@ class Answers:
     def plan_status(self, feature: str) -> dict:
         """One plan's `status --json` entry followed by its sorted diagnostics (its status.json artifact),
         sliced from these answers: the plan's status output need not be read back."""
-        doc = json.loads(self.by_plan[feature])
-        return {**doc["plans"][0], "diagnostics": doc["diagnostics"]}
+        return status_artifact(self.by_plan[feature])
 
     def payload(self) -> dict:
         """The manifest's answer fields: UTF-8 bytes printed as they are by the fast path."""

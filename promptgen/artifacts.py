@@ -103,7 +103,7 @@ def _groups(result, collected, kept: dict[str, str]) -> dict[str, tuple[str, obj
     for feature in collected.names:  # a plan's diagnostics are part of its status output
         name = f"plans/{feature}"
         key = kept.get(name) or fps["status:" + feature] + fps["next:" + feature]
-        groups[name] = (key, lambda feature=feature: _plan_files(result, collected, feature))
+        groups[name] = (key, lambda feature=feature: _plan_files(result, feature))
     groups["summary"] = (fps["summary:workspace"] + fps[ANSWERS_ID], lambda: _summary_files(result, collected))
     groups["graph"] = (_graph_key(result), lambda: {"graph.json": graph_chunks(result)})
     return groups
@@ -138,9 +138,12 @@ def _output(result, node_id: str):
     return json.loads(result.output_bytes(node_id))
 
 
-def _plan_files(result, collected, feature: str) -> dict[str, str]:
+def _plan_files(result, feature: str) -> dict[str, str]:
+    """A plan's files from its own outputs (its answer fragment and `next`), not the whole answers."""
+    from promptgen.answers import FRAGMENT, fragment_status
+
     nxt = _output(result, "next:" + feature)
-    return {f"plans/{feature}/status.json": _dumps(collected.answers.plan_status(feature)),
+    return {f"plans/{feature}/status.json": _dumps(fragment_status(result.output_bytes(FRAGMENT + feature))),
             f"plans/{feature}/next.md": nxt["text"].rstrip("\n") + "\n"}
 
 

@@ -167,6 +167,32 @@ def test_an_edit_that_changes_no_answer_neither_reads_nor_writes_the_answers(wor
     assert answers_file.read_bytes() == kept[1] and clean.diag_summary() == outcome.diag_summary()
 
 
+def test_a_plan_rendered_again_reads_its_own_fragment_not_the_whole_answers(workspace, monkeypatch):
+    """An edit that changes a plan's next prompt but no answer renders that plan's files again; its
+    status.json comes from the plan's answer fragment (the answers output, 6 MB at 10k documents, is
+    not read), and every artifact equals what a clean build writes."""
+    plan_doc = "plans/LANTERN-INDEX/PLAN_LANTERN-INDEX.md"
+    root = str(workspace)
+    settle(workspace)
+    build(root)
+    (workspace / plan_doc).write_bytes((workspace / plan_doc).read_bytes() + b"\n- an iteration note\n")
+    settle(workspace, plan_doc, ago=1800)
+    reads = _count_answer_reads(monkeypatch)
+    outcome = build(root, fast_path_first=True)
+    assert outcome.artifacts_changed == ["plans/LANTERN-INDEX/next.md"]  # (its group: status.json too)
+    assert "answers:workspace" not in outcome.counts.recomputed and reads == []
+    art = workspace / ".promptgen" / "artifacts"
+
+    def artifacts() -> dict:
+        return {str(f.relative_to(art)): f.read_bytes() for f in art.rglob("*") if f.is_file()
+                and f.name != "graph.json" and not f.name.startswith(".")}
+
+    edited = artifacts()
+    shutil.rmtree(workspace / ".promptgen")
+    build(root)
+    assert artifacts() == edited
+
+
 def test_the_answers_are_read_when_answers_bin_no_longer_holds_them(workspace, monkeypatch):
     root = str(workspace)
     settle(workspace)
