@@ -16,6 +16,10 @@ scenarios run the promptgen CLI as a separate process, `--repeat` times each (co
   edit-status   one EXECUTION_TASK's header status flipped (open <-> complete: its plan's status changes), then `build`
   new-plan      one new nested plan (~35 documents) added, then `build`
   delete-plan   one nested plan folder removed, then `build`
+  no-op+in-process, edit-exec+in-process, edit-status+in-process, cold+in-process
+                the same without the head start (PROMPTGEN_HEAD_START=0: the whole command in one
+                process; the plain scenarios fork a head-start child when the machine allows,
+                docs/PERFORMANCE.md section 17), interleaved like the +daemon ones
   no-op+daemon, edit-exec+daemon, edit-status+daemon, cold+daemon
                 the same with a running `promptgen daemon` (warm fork server; skipped with
                 --no-daemon): CPU and peak RSS are then the client process's only, the work runs in
@@ -91,8 +95,9 @@ FLOOR_HASH = _FLOOR.format(
 
 REFERENCE: list = []  # results of an earlier run (--reference), for the 10k -> 100k growth targets
 SCENARIOS = ("cold", "no-op", "status-json", "touch-all", "edit-exec", "edit-status", "new-plan", "delete-plan",
-             "no-op+daemon", "edit-exec+daemon", "edit-status+daemon", "cold+daemon")
-DAEMON_SCENARIOS = SCENARIOS[-4:]
+             "no-op+daemon", "edit-exec+daemon", "edit-status+daemon", "cold+daemon",
+             "no-op+in-process", "edit-exec+in-process", "edit-status+in-process", "cold+in-process")
+DAEMON_SCENARIOS = ("no-op+daemon", "edit-exec+daemon", "edit-status+daemon", "cold+daemon")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -152,19 +157,24 @@ class Bench:
         self.failures = 0  # promptgen runs that exited non-zero (the exit status of run.py)
         # runs forward to a daemon only in the +daemon scenarios (env_on), and only to this run's own daemon
         self.daemon_dir = tempfile.mkdtemp(prefix="pgbd", dir="/tmp")  # short: AF_UNIX paths <= 107 bytes
-        self.env_off = {**os.environ, "PROMPTGEN_DAEMON_DIR": self.daemon_dir, "PROMPTGEN_DAEMON": "0"}
-        self.env_on = {k: v for k, v in self.env_off.items() if k != "PROMPTGEN_DAEMON"}
+        # the plain runs are what users get (no daemon; the head start as the machine allows), the
+        # +in-process runs have no head start either (PROMPTGEN_HEAD_START=0)
+        base = {k: v for k, v in os.environ.items() if k != "PROMPTGEN_HEAD_START"}
+        self.envs = {"plain": {**base, "PROMPTGEN_DAEMON_DIR": self.daemon_dir, "PROMPTGEN_DAEMON": "0"}}
+        self.envs["daemon"] = {k: v for k, v in self.envs["plain"].items() if k != "PROMPTGEN_DAEMON"}
+        self.envs["in-process"] = {**self.envs["plain"], "PROMPTGEN_HEAD_START": "0"}
+        self.env_on = self.envs["daemon"]
 
     def daemon(self, action: str) -> None:
-        """`promptgen daemon start|stop`; runs with `daemon=True` forward to it."""
+        """`promptgen daemon start|stop`; runs with `mode="daemon"` forward to it."""
         proc = subprocess.run(self.pg + ["daemon", action], env=self.env_on, capture_output=True, text=True)
         if proc.returncode != 0:
             raise SystemExit(f"promptgen daemon {action} failed: {proc.stderr}")
 
-    def promptgen(self, ws: str, *argv: str, daemon: bool = False) -> tuple[Run, dict | None]:
+    def promptgen(self, ws: str, *argv: str, mode: str = "plain") -> tuple[Run, dict | None]:
+        """One run: `plain`, forwarded to the `daemon`, or `in-process` (no head start either)."""
         before = _last_line(ws)  # (the history keeps its last 50 records: compare, do not count)
-        run = measure(self.pg + list(argv) + ["--root", ws], self.out_file, cwd=ws,
-                      env=self.env_on if daemon else self.env_off)
+        run = measure(self.pg + list(argv) + ["--root", ws], self.out_file, cwd=ws, env=self.envs[mode])
         if run.code != 0:
             self.failures += 1
             with open(self.out_file + ".err", "rb") as fh:
@@ -235,21 +245,24 @@ def run_size(bench: Bench, nominal: int) -> dict:
     daemon_on = not args.no_daemon and (not args.scenarios or bool(args.scenarios & set(DAEMON_SCENARIOS)))
 
     def scenario(name: str, times: int, prepare, argv=("build",), floor_kind="stat", paired=None) -> None:
-        """`times` runs of `name`; with `paired` (the preparation of its `+daemon` variant) each plain
-        run is followed by a run of the variant, forwarded to the daemon."""
-        variants = [(name, prepare, False)] if not args.scenarios or name in args.scenarios else []
+        """`times` runs of `name`; with `paired` (the preparation of its variants) each plain run is
+        followed by a run forwarded to the daemon (`+daemon`) and one in-process (`+in-process`)."""
+        variants = [(name, prepare, "plain")] if not args.scenarios or name in args.scenarios else []
         if paired is not None and daemon_on and (not args.scenarios or name + "+daemon" in args.scenarios):
-            variants.append((name + "+daemon", paired, True))
+            variants.append((name + "+daemon", paired, "daemon"))
+        if paired is not None and not args.no_in_process and (not args.scenarios
+                                                               or name + "+in-process" in args.scenarios):
+            variants.append((name + "+in-process", paired, "in-process"))
         if not variants:
             return
         log(f"[{nominal}] {' / '.join(v[0] for v in variants)} x{times}")
         got = {v[0]: ([], [], []) for v in variants}
         for i in range(times):
-            for label, prep, forward in variants:
+            for label, prep, mode in variants:
                 runs, floors, hists = got[label]
                 prep(i)
                 floors.append(bench.floor(ws, floor_kind))
-                run, hist = bench.promptgen(ws, *argv, daemon=forward)
+                run, hist = bench.promptgen(ws, *argv, mode=mode)
                 runs.append(run)
                 hists.append(hist)
                 log(f"    {run.seconds * 1000:9.1f} ms cpu {run.cpu * 1000:8.1f} ms  (floor "
@@ -285,7 +298,7 @@ def _scenarios(bench: Bench, ws: str, scenario, repeat: int, cold_repeat: int, p
     if not os.path.isdir(os.path.join(ws, ".promptgen")):
         bench.promptgen(ws, "build")
     bench.promptgen(ws, "build")  # warm-up: the first no-op may refresh racy manifest entries
-    bench.promptgen(ws, "build", daemon=True)  # and the daemon's first child
+    bench.promptgen(ws, "build", mode="daemon")  # and the daemon's first child
     scenario("no-op", repeat, nothing, paired=nothing)
     scenario("status-json", repeat, nothing, argv=("status", "--json"))
 
@@ -344,8 +357,8 @@ def describe(hist: dict | None) -> str:
     if not hist:
         return "(no history record)"
     c = counts(hist)
-    return (f"{'fast' if hist.get('fast_path') else 'full'}  hit {c['hit']} miss {c['miss']} "
-            f"cutoff {c['cutoff']}")
+    return (f"{'fast' if hist.get('fast_path') else 'full (' + str(hist.get('ran_in', '?')) + ')'}  "
+            f"hit {c['hit']} miss {c['miss']} cutoff {c['cutoff']}")
 
 
 def counts(hist: dict) -> dict:
@@ -373,6 +386,7 @@ def summarise(name: str, runs: list, floors: list, floor_kind: str, hists: list)
             "floor_rss_kb": max(r.rss_kb for r in floors),
             "exit_codes": sorted({r.code for r in runs}),
             "fast_path": sorted({bool(h.get("fast_path")) for h in hists if h}),
+            "ran_in": sorted({str(h["ran_in"]) for h in hists if h and h.get("ran_in")}),
             "counts": counts(last) if last else None,
             "phases": {k: statistics.median(v) for k, v in phases.items()},
             "internal_median": statistics.median([h["duration_s"] for h in hists if h and "duration_s" in h]
@@ -391,12 +405,12 @@ def targets_for(nominal: int, name: str, row: dict, size_results: dict, all_resu
         if name == "no-op":
             out.append((f"≤ 3× floor{note}", row["ratio"] is not None and row["ratio"] <= 3.0))
             out.append((f"≤ 35 ms{note}", row["median"] <= 0.035))
-        if name in ("cold", "cold+daemon"):
+        if name in ("cold", "cold+daemon", "cold+in-process"):
             out.append((f"≤ 450 ms{note}", row["median"] <= 0.45))
     if 5_000 <= nominal <= 20_000:
         if name == "no-op":
             out.append(("≤ 2.0× floor", row["ratio"] is not None and row["ratio"] <= 2.0))
-        if name in ("edit-exec", "edit-exec+daemon") and "no-op" in size_results["rows"]:
+        if name in ("edit-exec", "edit-exec+daemon", "edit-exec+in-process") and "no-op" in size_results["rows"]:
             noop = size_results["rows"]["no-op"]["median"]
             out.append((f"≤ no-op + 150 ms = {fmt_ms(noop + 0.150)}", row["median"] <= noop + 0.150))
     if nominal >= 50_000:
@@ -479,7 +493,8 @@ def render(info: dict, startup: dict, results: list, args, load: tuple, title: s
              "CPU = median user + sys time of the promptgen process (os.wait4 rusage), CPU ratio = that / "
              "the floor's median CPU time: less sensitive to other load on the machine than wall time.",
              "- recomputed = (miss + cutoff) / nodes of the last run (from history.jsonl); path = fast "
-             "(manifest no-op path) or full.", ""]
+             "(manifest no-op path) or full, with the process that ran the build (`ran_in` of history.jsonl: "
+             "`process`, `head-start`, `daemon`).", ""]
     if REFERENCE and getattr(args, "reference", None):
         lines.append(f"Growth targets use the 10k rows of `{args.reference}` as their base.")
         lines.append("")
@@ -500,6 +515,8 @@ def render(info: dict, startup: dict, results: list, args, load: tuple, title: s
             c = row["counts"]
             rec = f"{c['miss'] + c['cutoff']}/{c['hit'] + c['miss'] + c['cutoff']}" if c else "-"
             path = "/".join("fast" if f else "full" for f in row["fast_path"]) or "-"
+            if row.get("ran_in"):
+                path += f" ({'/'.join(row['ran_in'])})"
             tg = "; ".join(f"{t}: {'OK' if ok else 'MISS'}" for t, ok in
                            targets_for(res["nominal"], name, row, res, results))
             ratio = f"{row['ratio']:.2f}×" if row["ratio"] else "-"
@@ -592,6 +609,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="cold builds per size (default 3, 1 for sizes >= 50k; --quick 1)")
     ap.add_argument("--scenarios", help="comma list, subset of " + ",".join(SCENARIOS))
     ap.add_argument("--no-daemon", action="store_true", help="skip the +daemon scenarios")
+    ap.add_argument("--no-in-process", action="store_true", help="skip the +in-process scenarios")
     ap.add_argument("--floor-site", action="store_true", help="floor with `python -c` (site enabled)")
     ap.add_argument("--workdir", help="where workspaces are generated (default: a new /tmp/pgbench-* dir)")
     ap.add_argument("--keep", action="store_true", help="keep the generated workspaces")

@@ -103,7 +103,7 @@ def _groups(result, collected, kept: dict[str, str]) -> dict[str, tuple[str, obj
     for feature in collected.names:  # a plan's diagnostics are part of its status output
         name = f"plans/{feature}"
         key = kept.get(name) or fps["status:" + feature] + fps["next:" + feature]
-        groups[name] = (key, lambda feature=feature: _plan_files(result, feature))
+        groups[name] = (key, lambda feature=feature: _plan_files(result, collected, feature))
     groups["summary"] = (fps["summary:workspace"] + fps[ANSWERS_ID], lambda: _summary_files(result, collected))
     groups["graph"] = (_graph_key(result), lambda: {"graph.json": graph_chunks(result)})
     return groups
@@ -138,12 +138,18 @@ def _output(result, node_id: str):
     return json.loads(result.output_bytes(node_id))
 
 
-def _plan_files(result, feature: str) -> dict[str, str]:
-    """A plan's files from its own outputs (its answer fragment and `next`), not the whole answers."""
+def _plan_files(result, collected, feature: str) -> dict[str, str]:
+    """A plan's files. Its status.json is sliced from the answers when this build reads them anyway
+    (they changed, or the last ones are not at hand: `Collected.known` is None), else taken from the
+    plan's own answer fragment: an edit that changes no answer reads no other plan's share."""
     from promptgen.answers import FRAGMENT, fragment_status
 
     nxt = _output(result, "next:" + feature)
-    return {f"plans/{feature}/status.json": _dumps(fragment_status(result.output_bytes(FRAGMENT + feature))),
+    if collected.known is None:
+        status = collected.answers.plan_status(feature)
+    else:
+        status = fragment_status(result.output_bytes(FRAGMENT + feature))
+    return {f"plans/{feature}/status.json": _dumps(status),
             f"plans/{feature}/next.md": nxt["text"].rstrip("\n") + "\n"}
 
 

@@ -27,28 +27,10 @@ from promptgen import daemon_child, daemon_client
 def warm_up() -> None:
     """Import every module of both packages (and so every library they use) and build every pydantic
     validator now, once, instead of in each child."""
-    import importlib
-    import pkgutil
+    from promptgen import warm
 
-    import graph_cache
-    import promptgen
-
-    for package in (promptgen, graph_cache):
-        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-            if not info.name.endswith("__main__"):
-                importlib.import_module(info.name)
-    from pydantic import BaseModel
-
-    pending = [BaseModel]
-    while pending:
-        for cls in pending.pop().__subclasses__():
-            pending.append(cls)
-            if cls.__module__.startswith("promptgen."):
-                cls.model_rebuild(force=True)
-    from promptgen import codeversion, pipeline
-
-    for family in pipeline.RULE_VERSIONS:
-        codeversion.code_version(family)
+    warm.import_modules()
+    warm.build_validators()
 
 
 def code_files() -> dict[str, tuple]:

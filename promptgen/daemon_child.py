@@ -69,8 +69,9 @@ def run(listener, conn, message: dict, ran_fd: int) -> None:
         sys.argv = [message.get("argv0") or "promptgen", *message["argv"]]
         conn.sendall(f"pid {os.getpid()}\n".encode())
         ahead.join()  # what it read is the build's first read
-        from promptgen import entry, handoff
+        from promptgen import entry, handoff, history
 
+        history.RAN_IN = "daemon"
         if blob:
             handoff.install(blob)
         code = entry.run_in_child(list(message["argv"]))

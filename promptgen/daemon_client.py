@@ -204,19 +204,24 @@ def _streams() -> list[list]:
             for s in (sys.stdin, sys.stdout, sys.stderr)]
 
 
-def _complete(sock, blob: bytes) -> int | None:
+def _complete(sock, blob: bytes, relay_int: int | None = None, switch: str = ENV_SWITCH) -> int | None:
+    """Hand the command to a forked process speaking the daemon child's protocol (`ready`, `pid N`,
+    `exit N`): its exit code, or None when nothing started. Signals are relayed once its PID is known;
+    SIGINT as `relay_int` if given (a child in our process group ignores the terminal's own)."""
     import _signal  # not `signal`: it imports enum
 
     child, caught = None, []
 
-    def relay(signum, _frame):  # Ctrl-C and friends go to the child (its PID comes first)
-        if child is None:
-            caught.append(signum)
-            return
+    def send(signum) -> None:
         try:
-            os.kill(child, signum)
+            os.kill(child, relay_int if relay_int is not None and signum == _signal.SIGINT else signum)
         except OSError:
             pass
+
+    def relay(signum, _frame):  # Ctrl-C and friends go to the child (its PID comes first)
+        caught.append(signum)
+        if child is not None:
+            send(signum)
 
     relayed = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)
     previous = [_signal.signal(sig, relay) for sig in relayed]
@@ -232,7 +237,7 @@ def _complete(sock, blob: bytes) -> int | None:
                     child = int(value)
                     sock.settimeout(None)  # a build takes what it takes
                     for signum in caught:
-                        relay(signum, None)
+                        send(signum)
                 elif word == "exit":
                     return int(value)
                 elif word == "stale" and child is None:
@@ -252,6 +257,10 @@ def _complete(sock, blob: bytes) -> int | None:
             sys.stderr.write("promptgen: interrupted\n")
             return 130
         return None  # nothing started: the caller runs the command in-process
-    sys.stderr.write("promptgen: the daemon's build process ended without an exit status "
-                     "(killed?); run again, or set PROMPTGEN_DAEMON=0\n")
+    for signum in caught:  # the child died of a SIGTERM/SIGHUP relayed to it: so does this process,
+        if signum != _signal.SIGINT:  # as one running the command itself would
+            _signal.signal(signum, _signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+    sys.stderr.write(f"promptgen: the build process ended without an exit status (killed?); run again, "
+                     f"or set {switch}=0\n")
     return 70

@@ -27,8 +27,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run_in_child(args: list[str]) -> int:
-    """The command in a daemon's forked child (daemon.py): as `main` after the client's fast path fell
-    through (the client's walk is installed already: handoff.install), leaving the exit to the caller."""
+    """The command in a daemon's forked child (daemon_child.py) or a head-start child (head_start.py): as
+    `main` after the client's fast path fell through (the client's walk is installed already:
+    handoff.install), leaving the exit to the caller."""
     import gc
 
     gc.set_threshold(*QUIET_GC)
@@ -45,16 +46,26 @@ def _dispatch(args: list[str], *, console: bool = False, fast: bool = True) -> t
     """(exit code, whether the process may skip its tear-down): the fast path's answer, else (console
     script only) a warm daemon's, else a plain build's (typer-free; it closes what it opened), else the
     full CLI's (left to the normal exit). The daemon hears of the command before the fast path runs
-    (`daemon_client.announce`: its child gets ready while this process walks)."""
+    (`daemon_client.announce`: its child gets ready while this process walks); when none runs, a
+    head-start child forked here does the same (`head_start.start`)."""
     announced = None
     if console:  # standard library only: nothing the fast path would not import anyway
         from promptgen.daemon_client import announce
 
         announced = announce(args)
+        if announced is None:
+            from promptgen.head_start import start
+
+            announced = start(args)
     if fast:
         from promptgen.fastpath import try_run
 
-        code = try_run(args)
+        try:
+            code = try_run(args)
+        except BaseException:
+            if announced is not None:
+                announced.close()
+            raise
         if code is not None:
             if announced is not None:
                 announced.close()

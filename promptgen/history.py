@@ -10,7 +10,9 @@ the trim is left to the next run. Trimming writes a temporary file and `os.repla
 never sees half a log.
 
 Record: `{"time", "version", "fast_path", "duration_s", "by_type": {type: {hit, miss, cutoff}},
-"phases": {phase: seconds}, "keep"}` plus, for full builds, `"run_id"`. Readers (`stats`, `explain`)
+"phases": {phase: seconds}, "keep"}` plus, for full builds, `"run_id"` and `"ran_in"`: the process
+that ran the build (`process`: the command's own; `head-start`: its head-start child, head_start.py;
+`daemon`: a daemon's child, daemon_child.py). Readers (`stats`, `explain`)
 skip and count records of another shape (`valid_record`): the file is disposable, never trusted.
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ HISTORY = "history.jsonl"
 KEEP_KEY = b'"keep":'
 RESULTS = ("hit", "miss", "cutoff")
 MAX_KEEP = 10**18  # a longer `keep` (only hand-written; config.toml cannot hold one) counts as this
+RAN_IN = "process"  # set by the head-start and daemon children before they run the command
 
 
 class PhaseRecorder:
@@ -143,6 +146,7 @@ def append(cfg, store, outcome) -> None:
     run_id = getattr(getattr(outcome, "result", None), "run_id", None)
     if isinstance(run_id, int):
         rec["run_id"] = run_id
+    rec["ran_in"] = RAN_IN
     rec["keep"] = cfg.history_keep
     path = os.path.join(cfg.state_dir, HISTORY)
     _append_bytes(path, (json.dumps(rec, separators=(",", ":")) + "\n").encode())

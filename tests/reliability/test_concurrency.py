@@ -33,9 +33,12 @@ COPIES = 3
 WAIT_RE = re.compile(r"waiting for lock (\S+) held by PID (\d+)")
 
 
-def start(*args: str) -> subprocess.Popen:
+def start(*args: str, head_start: bool = True) -> subprocess.Popen:
+    """`promptgen ARGS`; `head_start=False`: the build runs in the started process itself (its PID is
+    the one a waiter names), not in a head-start child."""
+    env = None if head_start else {**os.environ, "PROMPTGEN_HEAD_START": "0"}
     return subprocess.Popen([sys.executable, "-m", "promptgen", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env=env)
 
 
 def finish(proc: subprocess.Popen, timeout: float = 180) -> tuple[int, str, str]:
@@ -61,7 +64,7 @@ def clean_answers(base: Path, name: str = "clean") -> tuple[dict, dict[str, byte
 def test_eight_concurrent_builds_serialise_and_agree_with_a_clean_build(tmp_path):
     ref_status, ref_artifacts = clean_answers(tmp_path)
     ws = crashgen.generate(tmp_path / "ws", COPIES)
-    procs = [start("build", "--root", str(ws), "--json") for _ in range(8)]
+    procs = [start("build", "--root", str(ws), "--json", head_start=False) for _ in range(8)]
     pids = {p.pid for p in procs}
     results = [finish(p) for p in procs]
     for code, _out, err in results:

@@ -155,6 +155,9 @@ class Harness:
         self.cycles = 0
         self.where: Counter = Counter()
         self.stale_lock_seen = 0
+        # the build runs in the victim itself (a head-start child would hold the lock under its own
+        # PID; that it dies with a killed parent is tests/promptgen/test_head_start.py's)
+        self.env = {**os.environ, "PROMPTGEN_HEAD_START": "0"}
 
     # -- preparing a victim build -------------------------------------------------------------------
     def write_config(self) -> None:
@@ -194,7 +197,7 @@ class Harness:
         err = self.tmp / "victim.err"
         with open(err, "wb") as fh:
             proc = subprocess.Popen([sys.executable, "-m", "promptgen", "build", "--root", str(self.ws), "--json"],
-                                    stdout=subprocess.DEVNULL, stderr=fh)
+                                    stdout=subprocess.DEVNULL, stderr=fh, env=self.env)
             t0 = time.monotonic()
             # Now and then let the victim live, to re-measure how long this kind of build takes (the
             # machine's load changes): the delays stay spread over the whole build, tail included.

@@ -1,0 +1,221 @@
+"""Head start: the console script forks a child that imports the build while the fast path walks.
+
+An edit build at 10k documents spent about as long importing pydantic, the engine and the pipeline
+(≈ 120 ms) as walking and building together, all on one core while the other one idled. When no
+daemon runs, the console script now forks a *head-start child* before its no-op fast path: the child
+imports what the command will need and reads the state ahead (as a daemon's child does,
+`daemon_child.read_ahead`) on the second core while the parent walks. If the fast path answers, the
+parent kills the child, which has written nothing and holds none of the caller's descriptors; else the
+parent hands it its stdin/stdout/stderr and its walk over a socket pair (the daemon's protocol,
+`daemon_client._complete`) and exits with the child's exit status.
+
+While warming up, the child keeps off the CPU its parent runs on: forked onto the parent's CPU, it
+would take turns with the walk until the scheduler moved one of them (+3 to +6 ms on a 25 ms no-op).
+It takes back every CPU before it runs the command (the build's worker pool forks from it).
+
+The child stays in the caller's process group (Ctrl-Z and a killed group reach it as they would an
+in-process build) but ignores SIGINT: the terminal's Ctrl-C reaches the parent, which relays it once as
+SIGUSR2, raised in the child as KeyboardInterrupt. `PROMPTGEN_HEAD_START=0` turns it off, `=1` on
+whatever the load; by default it runs when a second CPU is allowed and the one-minute load average is
+below the number of allowed CPUs. Never where `fork` or descriptor passing is missing, nor for the
+commands the fast path never serves.
+Standard library only until the fork: the parent's no-op path must stay as light as it was.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+ENV_SWITCH = "PROMPTGEN_HEAD_START"  # "0": never (in-process), "1": whatever the load; unset: auto
+RELAY_SIGINT = 12  # SIGUSR2 on Linux: how the parent hands a Ctrl-C on to the child
+WAIT_FOR_START = 60.0  # seconds the parent waits for the child to start the command, then runs it itself
+
+
+def start(argv: list[str]) -> HeadStart | None:
+    """Fork the head-start child for `argv` (None when none is worth it or possible)."""
+    switch = os.environ.get(ENV_SWITCH)
+    if switch == "0" or sys.platform != "linux" or not hasattr(os, "fork"):
+        return None
+    from promptgen.fastpath import parse_args  # (imported by the fast path right after anyway)
+
+    if parse_args(argv) is None:
+        return None  # no fast path to run beside: no head start to gain over an in-process run
+    try:
+        if switch != "1" and not _spare_cpu():
+            return None
+        import _socket
+
+        parent_end, child_end = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    except (OSError, AttributeError):
+        return None
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+    except OSError:
+        parent_end.close()
+        child_end.close()
+        return None
+    if pid == 0:
+        parent_end.close()
+        _child(child_end, list(argv))  # never returns
+    child_end.close()
+    return HeadStart(pid, parent_end)
+
+
+def _spare_cpu() -> bool:
+    """Whether a second CPU is likely idle: one allowed to us besides the walk's, and a one-minute load
+    average below the number of allowed CPUs (on a saturated machine the child would only take CPU
+    time from others, and from the walk)."""
+    cpus = len(os.sched_getaffinity(0))
+    return cpus >= 2 and os.getloadavg()[0] < cpus
+
+
+class HeadStart:
+    """The parent's handle on its head-start child."""
+
+    def __init__(self, pid: int, sock) -> None:
+        self.pid, self.sock = pid, sock
+
+    def close(self) -> None:
+        """The fast path answered (or failed): stop the child at once; it wrote nothing."""
+        import _signal
+
+        try:
+            os.kill(self.pid, _signal.SIGKILL)
+        except OSError:
+            pass
+        self.sock.close()
+
+    def complete(self) -> int | None:
+        """Run the command in the child: its exit code, or None when it could not start it (the caller
+        then runs the command in-process)."""
+        code = None
+        try:
+            from promptgen import daemon_client, handoff
+
+            self.sock.settimeout(WAIT_FOR_START)  # a hung warm-up must not hang the command
+            code = daemon_client._complete(self.sock, handoff.export(), relay_int=RELAY_SIGINT,
+                                           switch=ENV_SWITCH)
+        except (OSError, ValueError):
+            pass  # nothing started (errors after the start are answered in _complete)
+        finally:
+            if code is None:
+                self.close()  # whatever it was doing: the command runs here now
+            self.sock.close()
+        return code
+
+
+def _child(sock, argv: list[str]) -> None:
+    """The child's life (never returns): warm up, wait for the parent's go, run the command."""
+    code, done = 70, []
+    try:
+        cpus = _keep_off_parents_cpu()  # first: until then it may be taking the parent's turns
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent relays Ctrl-C (as RELAY_SIGINT)
+        signal.signal(RELAY_SIGINT, signal.default_int_handler)
+        _detach(sock.fileno())
+        sock.sendall(b"ready\n")  # the parent may send its descriptors and walk at any time now
+        warm_up(argv)
+        from promptgen import daemon_child
+
+        fds = daemon_child._receive_streams(sock)
+        blob = daemon_child._exactly(sock, int.from_bytes(daemon_child._exactly(sock, 8), "big"), limit=1 << 32)
+    except BaseException:  # noqa: BLE001 - nothing to run: the parent answered, left or was interrupted
+        os._exit(0)
+    try:
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        for fd in set(fds) - {0, 1, 2}:
+            os.close(fd)
+        sock.sendall(f"pid {os.getpid()}\n".encode())
+        _die_with_parent(sock, done)
+        from promptgen import entry, handoff, history
+
+        history.RAN_IN = "head-start"
+        if blob:
+            handoff.install(blob)
+        code = entry.run_in_child(argv)
+    except BaseException as exc:  # noqa: BLE001 - the child must always report and leave
+        try:
+            sys.stderr.write(f"promptgen: the build process failed: {type(exc).__name__}: {exc}\n")
+        except Exception:
+            pass
+    finally:
+        done.append(True)
+        try:
+            sock.sendall(f"exit {code}\n".encode())
+        except OSError:
+            pass
+        os._exit(0)
+
+
+def _die_with_parent(sock, done: list) -> None:
+    """Leave at once (SIGKILL) if the parent dies while the command runs, as an in-process build dies
+    with its process (`kill -9`, a CI job's timeout): a thread waits for the end of the socket, which
+    the parent never writes to again. Once `done` holds something the exit status is on its way and
+    the parent may close the socket first."""
+    import threading
+
+    def watch() -> None:
+        try:
+            sock.recv(1)
+        except OSError:
+            pass
+        if not done:
+            os.kill(os.getpid(), 9)
+
+    threading.Thread(target=watch, name="promptgen-parent-watch", daemon=True).start()
+
+
+def _detach(keep: int) -> None:
+    """Hold none of the caller's descriptors while warming up: a caller reading our stdout must see its
+    end when the parent answers and leaves, whatever the child is doing then."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        if fd != null:
+            os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
+    try:
+        inherited = [int(name) for name in os.listdir("/proc/self/fd")]
+    except (OSError, ValueError):
+        inherited = range(3, 1 << 16)
+    for fd in inherited:
+        if fd > 2 and fd != keep:
+            try:
+                os.close(fd)
+            except OSError:  # e.g. listdir's own descriptor, closed already
+                pass
+
+
+def _keep_off_parents_cpu() -> set[int] | None:
+    """Move off the CPU the parent runs on; the CPUs to take back later (None: nothing was changed)."""
+    try:
+        cpus = os.sched_getaffinity(0)
+        with open(f"/proc/{os.getppid()}/stat", "rb") as fh:
+            parents = int(fh.read().rsplit(b")", 1)[1].split()[36])  # field 39, "processor"
+        others = cpus - {parents}
+        if not others or others == cpus:
+            return None
+        os.sched_setaffinity(0, others)
+        return cpus
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def warm_up(argv: list[str]) -> None:
+    """Import what the command will need, build the validators and read ahead what its build reads
+    first (`warm`, `daemon_child.read_ahead`)."""
+    from promptgen import daemon_child, warm
+    from promptgen.buildcmd import parse_build_args
+
+    if parse_build_args(argv) is not None:
+        warm.import_modules(skip=warm.NOT_FOR_BUILDS)
+    else:  # the typer CLI will run it (`status`, `check`, or a build with other options)
+        warm.import_modules()
+    warm.build_validators()
+    daemon_child.read_ahead(argv)
