@@ -7,7 +7,8 @@ imports what the command will need and reads the state ahead (as a daemon's chil
 `daemon_child.read_ahead`) on the second core while the parent walks. If the fast path answers, the
 parent kills the child, which has written nothing and holds none of the caller's descriptors; else the
 parent hands it its stdin/stdout/stderr and its walk over a socket pair (the daemon's protocol,
-`daemon_client._complete`) and exits with the child's exit status.
+`daemon_client._complete`), waits for its end (so its CPU time and memory count as the command's)
+and exits with its exit status. The child dies with its parent (`_die_with_parent`).
 
 While warming up, the child keeps off the CPU its parent runs on: forked onto the parent's CPU, it
 would take turns with the walk until the scheduler moved one of them (+3 to +6 ms on a 25 ms no-op).
@@ -103,12 +104,21 @@ class HeadStart:
             if code is None:
                 self.close()  # whatever it was doing: the command runs here now
             self.sock.close()
+            self._reap()
         return code
+
+    def _reap(self) -> None:
+        """Wait for the child's end: its CPU time and peak memory (and its workers') then count in this
+        process's, as a caller's `wait4` or `/usr/bin/time` expects of one command."""
+        try:
+            os.waitpid(self.pid, 0)
+        except (OSError, InterruptedError):
+            pass
 
 
 def _child(sock, argv: list[str]) -> None:
     """The child's life (never returns): warm up, wait for the parent's go, run the command."""
-    code, done = 70, []
+    code = 70
     try:
         cpus = _keep_off_parents_cpu()  # first: until then it may be taking the parent's turns
         import signal
@@ -131,8 +141,8 @@ def _child(sock, argv: list[str]) -> None:
             os.dup2(fd, target)
         for fd in set(fds) - {0, 1, 2}:
             os.close(fd)
+        _die_with_parent()
         sock.sendall(f"pid {os.getpid()}\n".encode())
-        _die_with_parent(sock, done)
         from promptgen import entry, handoff, history
 
         history.RAN_IN = "head-start"
@@ -145,7 +155,6 @@ def _child(sock, argv: list[str]) -> None:
         except Exception:
             pass
     finally:
-        done.append(True)
         try:
             sock.sendall(f"exit {code}\n".encode())
         except OSError:
@@ -153,22 +162,31 @@ def _child(sock, argv: list[str]) -> None:
         os._exit(0)
 
 
-def _die_with_parent(sock, done: list) -> None:
-    """Leave at once (SIGKILL) if the parent dies while the command runs, as an in-process build dies
-    with its process (`kill -9`, a CI job's timeout): a thread waits for the end of the socket, which
-    the parent never writes to again. Once `done` holds something the exit status is on its way and
-    the parent may close the socket first."""
-    import threading
+def _die_with_parent() -> None:
+    """Die (SIGKILL) when the parent does, as an in-process build dies with its process (`kill -9`, a CI
+    job's timeout): the kernel's parent-death signal, `prctl(PR_SET_PDEATHSIG)`, called through
+    `_ctypes` (importing `ctypes` costs 2.5 ms; a watching thread would keep the build from forking
+    its worker pool). Where that fails the child just finishes the command, holding the lock as any
+    build does."""
+    parent = os.getppid()
+    try:
+        import _ctypes
 
-    def watch() -> None:
-        try:
-            sock.recv(1)
-        except OSError:
-            pass
-        if not done:
-            os.kill(os.getpid(), 9)
+        class CInt(_ctypes._SimpleCData):
+            _type_ = "i"
 
-    threading.Thread(target=watch, name="promptgen-parent-watch", daemon=True).start()
+        class CFunction(_ctypes.CFuncPtr):
+            _flags_ = _ctypes.FUNCFLAG_CDECL
+            _restype_ = CInt
+
+        class Process:
+            _handle = _ctypes.dlopen(None)
+
+        CFunction(("prctl", Process))(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
+    except Exception:  # noqa: BLE001 - no libc prctl here
+        return
+    if os.getppid() != parent:  # it died before the call
+        os._exit(1)
 
 
 def _detach(keep: int) -> None:

@@ -111,7 +111,8 @@ def orphans_of(args, root: Path) -> dict:
 
 
 def test_a_command_the_fast_path_answers_kills_its_head_start_child(workspace):
-    """The child exists (it is reaped here), was killed by the parent, and wrote nothing."""
+    """The child exists (it is reaped here), was killed by the parent, and wrote nothing. A child that ran
+    the command is reaped by the command itself (its CPU time and memory count as the command's)."""
     assert run(["build"], "off", workspace).returncode == 0
     before = (workspace / ".promptgen" / "history.jsonl").read_text().count("\n")
     got = orphans_of(["status", "--json"], workspace)
@@ -120,7 +121,7 @@ def test_a_command_the_fast_path_answers_kills_its_head_start_child(workspace):
     assert last_record(workspace)["fast_path"] is True  # the fast path's record only
     edit(workspace, DOC, "an iteration note")
     got = orphans_of(["build"], workspace)
-    assert got == {"code": 0, "orphans": [[0, 0]]}  # it ran the build and left
+    assert got == {"code": 0, "orphans": []}  # it ran the build, and the command reaped it
     assert last_record(workspace)["ran_in"] == "head-start"
 
 
@@ -141,7 +142,9 @@ HARNESS = textwrap.dedent("""
 
     def report(argv):
         fds = descriptors("self")
-        print(json.dumps({"cpus": sorted(os.sched_getaffinity(0)), "fds": fds}), flush=True)
+        import threading
+        print(json.dumps({"cpus": sorted(os.sched_getaffinity(0)), "fds": fds,
+                          "threads": threading.active_count()}), flush=True)
         return 7
 
     entry.run_in_child = report
@@ -188,6 +191,7 @@ def cpu_list(text: str) -> set[int]:
 
 
 def test_the_child_holds_none_of_the_callers_descriptors_and_keeps_off_its_cpu(workspace):
+    """... and runs the command with every CPU back and no other thread (a cold build forks workers)."""
     assert run(["build"], "off", workspace).returncode == 0
     edit(workspace, DOC, "an iteration note")
     warming, ran, done = harness("run", workspace)
@@ -199,6 +203,7 @@ def test_the_child_holds_none_of_the_callers_descriptors_and_keeps_off_its_cpu(w
     if len(mine) >= 2:  # kept off one CPU (the parent's) while warming up
         assert len(cpu_list(warming["warming_cpus"])) == len(mine) - 1
     assert set(ran["cpus"]) == mine  # every CPU back before the command runs
+    assert ran["threads"] == 1  # no other thread: a cold build may fork its worker pool
     assert ran["fds"]["1"] == warming["callers"][1] and done == {"exit": 7}
 
 
