@@ -12,10 +12,7 @@ status. Nothing a child does outlives it but what the command itself writes.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import sys
-import threading
 
 WAIT_FOR_CLIENT = 600.0  # seconds a child waits for the client's fast path before it gives up
 
@@ -28,7 +25,9 @@ def receive(conn) -> dict:
 def run(listener, conn, message: dict, ran_fd: int) -> None:
     """The forked child's life (never returns). A client gone before its request was complete (its fast
     path answered, or it was interrupted) gets nothing."""
-    code = 70
+    import signal
+    import threading
+
     try:
         import gc
 
@@ -44,23 +43,19 @@ def run(listener, conn, message: dict, ran_fd: int) -> None:
         ahead = threading.Thread(target=read_ahead, args=(list(message["argv"]),), daemon=True)
         ahead.start()
         conn.settimeout(WAIT_FOR_CLIENT)
-        fds = _receive_streams(conn)
-        conn.settimeout(None)
-        blob = _exactly(conn, int.from_bytes(_exactly(conn, 8), "big"), limit=1 << 32)  # the client's walk
+        fds, blob = receive_go(conn)
     except BaseException:  # noqa: BLE001 - nothing to run: the client answered or left
         os._exit(0)
     try:
         os.write(ran_fd, b"1")  # counted by the daemon (`served`)
     except OSError:
         pass
-    try:
+
+    def become_the_client() -> None:
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target)
-        for fd in set(fds) - {0, 1, 2}:
-            os.close(fd)
+        adopt_streams(fds)
         streams = message.get("streams") or [[None, None]] * 3
         sys.stdin, sys.stdout, sys.stderr = (
             open(fd, mode, encoding=enc, errors=err, closefd=False)
@@ -69,15 +64,42 @@ def run(listener, conn, message: dict, ran_fd: int) -> None:
         sys.argv = [message.get("argv0") or "promptgen", *message["argv"]]
         conn.sendall(f"pid {os.getpid()}\n".encode())
         ahead.join()  # what it read is the build's first read
+
+    run_command(conn, list(message["argv"]), blob, "daemon", become_the_client)
+
+
+def receive_go(conn) -> tuple[list[int], bytearray]:
+    """The client's stdin/stdout/stderr descriptors and its walk (`daemon_client._send_streams`); the
+    walk is awaited without a time limit once the descriptors came."""
+    fds = _receive_streams(conn)
+    conn.settimeout(None)
+    return fds, _exactly(conn, int.from_bytes(_exactly(conn, 8), "big"), limit=1 << 32)
+
+
+def adopt_streams(fds: list[int]) -> None:
+    """Make the client's descriptors this process's 0, 1 and 2."""
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+    for fd in set(fds) - {0, 1, 2}:
+        os.close(fd)
+
+
+def run_command(conn, argv: list[str], blob, ran_in: str, prepare) -> None:
+    """The common end of a daemon's child and a head-start child (never returns): `prepare()` (take the
+    client's streams, report `pid N`), then the command as the client's (`entry.run_in_child`, on the
+    client's walk); `exit N` is reported whatever happens."""
+    code = 70
+    try:
+        prepare()
         from promptgen import entry, handoff, history
 
-        history.RAN_IN = "daemon"
+        history.RAN_IN = ran_in
         if blob:
             handoff.install(blob)
-        code = entry.run_in_child(list(message["argv"]))
+        code = entry.run_in_child(argv)
     except BaseException as exc:  # noqa: BLE001 - the child must always report and leave
         try:
-            sys.stderr.write(f"promptgen: the daemon's build process failed: {type(exc).__name__}: {exc}\n")
+            sys.stderr.write(f"promptgen: the {ran_in} build process failed: {type(exc).__name__}: {exc}\n")
         except Exception:
             pass
     finally:
@@ -110,8 +132,16 @@ def read_ahead(argv: list[str]) -> None:
 
 
 def _receive_streams(conn) -> list[int]:
-    """The client's stdin/stdout/stderr descriptors (daemon_client._send_streams); the blob follows."""
-    data, fds, _flags, _addr = socket.recv_fds(conn, 1, 3)
+    """The client's stdin/stdout/stderr descriptors (daemon_client._send_streams); the blob follows.
+    `socket.recv_fds` without the `socket` module (≈ 3 ms of imports a head-start child would wait for)."""
+    import _socket
+    import array
+
+    fds = array.array("i")
+    data, ancdata, _flags, _addr = conn.recvmsg(1, _socket.CMSG_LEN(3 * fds.itemsize))
+    for level, kind, payload in ancdata:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
     if data != b"F" or len(fds) != 3:
         for fd in fds:
             os.close(fd)

@@ -105,9 +105,9 @@ class Announced:
         try:
             from promptgen import handoff
 
-            return _complete(self.sock, handoff.export())
+            return hand_over(self.sock, handoff.export())
         except (OSError, ValueError):
-            return None  # nothing ran yet (errors after the child started are answered in _complete)
+            return None  # nothing ran yet (errors after the child started are answered in hand_over)
         finally:
             self.sock.close()
 
@@ -204,7 +204,7 @@ def _streams() -> list[list]:
             for s in (sys.stdin, sys.stdout, sys.stderr)]
 
 
-def _complete(sock, blob: bytes, relay_int: int | None = None, switch: str = ENV_SWITCH) -> int | None:
+def hand_over(sock, blob: bytes, relay_int: int | None = None, switch: str = ENV_SWITCH) -> int | None:
     """Hand the command to a forked process speaking the daemon child's protocol (`ready`, `pid N`,
     `exit N`): its exit code, or None when nothing started. Signals are relayed once its PID is known;
     SIGINT as `relay_int` if given (a child in our process group ignores the terminal's own)."""

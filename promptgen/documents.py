@@ -10,6 +10,10 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict
 
+from promptgen import pydantic_plugins
+
+pydantic_plugins.install()  # before the first validator is built (they are deferred: defer_build=True)
+
 Severity = Literal["error", "warning", "info"]
 ExecStatus = Literal["complete", "blocked", "abandoned", "open"]
 FeedbackKind = Literal["approved", "fix", "resolution", "skipped"]

@@ -7,7 +7,7 @@ imports what the command will need and reads the state ahead (as a daemon's chil
 `daemon_child.read_ahead`) on the second core while the parent walks. If the fast path answers, the
 parent kills the child, which has written nothing and holds none of the caller's descriptors; else the
 parent hands it its stdin/stdout/stderr and its walk over a socket pair (the daemon's protocol,
-`daemon_client._complete`), waits for its end (so its CPU time and memory count as the command's)
+`daemon_client.hand_over`), waits for its end (so its CPU time and memory count as the command's)
 and exits with its exit status. The child dies with its parent (`_die_with_parent`).
 
 While warming up, the child keeps off the CPU its parent runs on: forked onto the parent's CPU, it
@@ -96,10 +96,10 @@ class HeadStart:
             from promptgen import daemon_client, handoff
 
             self.sock.settimeout(WAIT_FOR_START)  # a hung warm-up must not hang the command
-            code = daemon_client._complete(self.sock, handoff.export(), relay_int=RELAY_SIGINT,
+            code = daemon_client.hand_over(self.sock, handoff.export(), relay_int=RELAY_SIGINT,
                                            switch=ENV_SWITCH)
         except (OSError, ValueError):
-            pass  # nothing started (errors after the start are answered in _complete)
+            pass  # nothing started (errors after the start are answered in hand_over)
         finally:
             if code is None:
                 self.close()  # whatever it was doing: the command runs here now
@@ -118,7 +118,6 @@ class HeadStart:
 
 def _child(sock, argv: list[str]) -> None:
     """The child's life (never returns): warm up, wait for the parent's go, run the command."""
-    code = 70
     try:
         cpus = _keep_off_parents_cpu()  # first: until then it may be taking the parent's turns
         import signal
@@ -130,36 +129,18 @@ def _child(sock, argv: list[str]) -> None:
         warm_up(argv)
         from promptgen import daemon_child
 
-        fds = daemon_child._receive_streams(sock)
-        blob = daemon_child._exactly(sock, int.from_bytes(daemon_child._exactly(sock, 8), "big"), limit=1 << 32)
+        fds, blob = daemon_child.receive_go(sock)
     except BaseException:  # noqa: BLE001 - nothing to run: the parent answered, left or was interrupted
         os._exit(0)
-    try:
+
+    def take_over() -> None:
         if cpus is not None:
             os.sched_setaffinity(0, cpus)
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target)
-        for fd in set(fds) - {0, 1, 2}:
-            os.close(fd)
+        daemon_child.adopt_streams(fds)
         _die_with_parent()
         sock.sendall(f"pid {os.getpid()}\n".encode())
-        from promptgen import entry, handoff, history
 
-        history.RAN_IN = "head-start"
-        if blob:
-            handoff.install(blob)
-        code = entry.run_in_child(argv)
-    except BaseException as exc:  # noqa: BLE001 - the child must always report and leave
-        try:
-            sys.stderr.write(f"promptgen: the build process failed: {type(exc).__name__}: {exc}\n")
-        except Exception:
-            pass
-    finally:
-        try:
-            sock.sendall(f"exit {code}\n".encode())
-        except OSError:
-            pass
-        os._exit(0)
+    daemon_child.run_command(sock, argv, blob, "head-start", take_over)
 
 
 def _die_with_parent() -> None:

@@ -7,7 +7,6 @@ parser already reported, and computes levels and waves for a valid file.
 """
 from __future__ import annotations
 
-from graphlib import CycleError, TopologicalSorter
 from typing import Mapping, Optional, Sequence
 
 from promptgen.documents import Diagnostic, ParallelDoc, id_key
@@ -39,6 +38,8 @@ def dependency_map(doc: ParallelDoc) -> dict[str, tuple[str, ...]]:
 
 def levels(deps: Mapping[str, Sequence[str]]) -> dict[str, int]:
     """R-PAR-LEVEL: 0 without dependencies, else 1 + max level of the dependencies (acyclic input)."""
+    from graphlib import TopologicalSorter  # (imported when a plan has a parallel.json: not on every build)
+
     out: dict[str, int] = {}
     for i in TopologicalSorter({k: tuple(v) for k, v in deps.items()}).static_order():
         if i in deps:
@@ -75,6 +76,8 @@ def analyze(doc: ParallelDoc, declared: Sequence[str], states: Mapping[str, str]
             diags.append(_err(doc.path, "unknown-id", f"unknown-id: {i} is {why} (R-PAR-VALID)", i))
     valid = doc.valid and not diags
     if valid:
+        from graphlib import CycleError
+
         try:
             lv = levels(deps)
         except CycleError as exc:
