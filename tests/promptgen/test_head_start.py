@@ -300,3 +300,27 @@ def test_no_head_start_when_switched_off_or_for_commands_the_fast_path_never_ser
     monkeypatch.setenv(head_start.ENV_SWITCH, "1")
     assert head_start.start(["next", "PLAN"]) is None  # the typer CLI runs it in-process
     assert head_start.start(["build", "--profile"]) is None
+
+
+def test_a_small_workspace_runs_in_process_a_large_or_never_built_one_gets_a_head_start(workspace, monkeypatch):
+    """The walk of a small workspace is too short to hide the child's imports (`_walk_worth_it`, by the
+    size of the last manifest); a never-built one gains (its cold build's child imports everything
+    before the worker pool forks). An explicit `PROMPTGEN_HEAD_START=1` overrides the guess."""
+    monkeypatch.chdir(workspace)
+    assert head_start._walk_worth_it(None)  # never built
+    assert not head_start._walk_worth_it(str(workspace / "missing"))  # the command reports it
+    assert run(["build"], "off", workspace).returncode == 0
+    manifest = workspace / ".promptgen" / "manifest.bin"
+    assert manifest.stat().st_size < head_start.MIN_MANIFEST_BYTES
+    assert not head_start._walk_worth_it(None) and not head_start._walk_worth_it(str(workspace))
+    monkeypatch.delenv(head_start.ENV_SWITCH, raising=False)
+    assert head_start.start(["build"]) is None  # (no fork here: the guess said no)
+    edit(workspace, DOC, "an iteration note")
+    plain = {**os.environ, "PROMPTGEN_DAEMON": "0"}
+    plain.pop(head_start.ENV_SWITCH, None)
+    assert subprocess.run([sys.executable, "-m", "promptgen", "build"], cwd=workspace, env=plain,
+                          capture_output=True).returncode == 0
+    assert last_record(workspace)["ran_in"] == "process"
+    with open(manifest, "r+b") as fh:  # as large as a ~5000-file workspace's
+        fh.truncate(head_start.MIN_MANIFEST_BYTES)
+    assert head_start._walk_worth_it(None)
