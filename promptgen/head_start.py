@@ -25,11 +25,12 @@ Standard library only until the fork: the parent's no-op path must stay as light
 """
 from __future__ import annotations
 
+import _signal  # (built in: not `signal`, which imports enum)
 import os
 import sys
 
 ENV_SWITCH = "PROMPTGEN_HEAD_START"  # "0": never (in-process), "1": whatever the load; unset: auto
-RELAY_SIGINT = 12  # SIGUSR2 on Linux: how the parent hands a Ctrl-C on to the child
+RELAY_SIGINT = _signal.SIGUSR2  # how the parent hands a Ctrl-C on to the child
 WAIT_FOR_START = 60.0  # seconds the parent waits for the child to start the command, then runs it itself
 MIN_MANIFEST_BYTES = 1 << 20  # a smaller workspace (< ~5000 files) runs in-process: `_walk_worth_it`
 
@@ -79,8 +80,8 @@ def _walk_worth_it(root: str | None) -> bool:
     """Whether the fast path's walk is long enough to hide some of the child's imports: the last
     build's manifest is at least MIN_MANIFEST_BYTES (≈ 215 bytes a file). With a smaller one the
     fork, the hand-over and the second exit cost more than the overlap gains (700 documents: +5 ms
-    a no-op, +11 ms an edit). Without a manifest (never built, cleaned): yes, a cold build gains from
-    a child that has imported everything before its worker pool forks."""
+    a no-op, +11 ms an edit). Without a manifest (never built, cleaned): yes; cold builds ran 3-10 %
+    faster through the head start in every benchmark run (docs/PERFORMANCE.md 17.6-17.7)."""
     from promptgen.fastpath import MANIFEST
     from promptgen.rootfind import STATE_DIR, find_root
 
@@ -102,8 +103,6 @@ class HeadStart:
 
     def close(self) -> None:
         """The fast path answered (or failed): stop the child at once; it wrote nothing."""
-        import _signal
-
         try:
             os.kill(self.pid, _signal.SIGKILL)
         except OSError:
@@ -142,10 +141,8 @@ def _child(sock, argv: list[str]) -> None:
     """The child's life (never returns): warm up, wait for the parent's go, run the command."""
     try:
         cpus = _keep_off_parents_cpu()  # first: until then it may be taking the parent's turns
-        import signal
-
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent relays Ctrl-C (as RELAY_SIGINT)
-        signal.signal(RELAY_SIGINT, signal.default_int_handler)
+        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)  # the parent relays Ctrl-C (as RELAY_SIGINT)
+        _signal.signal(RELAY_SIGINT, _signal.default_int_handler)
         _detach(sock.fileno())
         sock.sendall(b"ready\n")  # the parent may send its descriptors and walk at any time now
         warm_up(argv)
@@ -185,7 +182,7 @@ def _die_with_parent() -> None:
         class Process:
             _handle = _ctypes.dlopen(None)
 
-        CFunction(("prctl", Process))(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
+        CFunction(("prctl", Process))(1, int(_signal.SIGKILL), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
     except Exception:  # noqa: BLE001 - no libc prctl here
         return
     if os.getppid() != parent:  # it died before the call

@@ -304,8 +304,8 @@ def test_no_head_start_when_switched_off_or_for_commands_the_fast_path_never_ser
 
 def test_a_small_workspace_runs_in_process_a_large_or_never_built_one_gets_a_head_start(workspace, monkeypatch):
     """The walk of a small workspace is too short to hide the child's imports (`_walk_worth_it`, by the
-    size of the last manifest); a never-built one gains (its cold build's child imports everything
-    before the worker pool forks). An explicit `PROMPTGEN_HEAD_START=1` overrides the guess."""
+    size of the last manifest); a never-built one gets one (cold builds ran faster through it). An
+    explicit `PROMPTGEN_HEAD_START=1` overrides the guess."""
     monkeypatch.chdir(workspace)
     assert head_start._walk_worth_it(None)  # never built
     assert not head_start._walk_worth_it(str(workspace / "missing"))  # the command reports it
