@@ -32,7 +32,7 @@ import sys
 ENV_SWITCH = "PROMPTGEN_HEAD_START"  # "0": never (in-process), "1": whatever the load; unset: auto
 RELAY_SIGINT = _signal.SIGUSR2  # how the parent hands a Ctrl-C on to the child
 WAIT_FOR_START = 60.0  # seconds the parent waits for the child to start the command, then runs it itself
-MIN_MANIFEST_BYTES = 1 << 20  # a smaller workspace (< ~5000 files) runs in-process: `_walk_worth_it`
+MIN_MANIFEST_BYTES = 1 << 19  # a smaller workspace (< ~2500 files) runs in-process: `_walk_worth_it`
 
 
 def start(argv: list[str]) -> HeadStart | None:
@@ -79,8 +79,8 @@ def _spare_cpu() -> bool:
 def _walk_worth_it(root: str | None) -> bool:
     """Whether the fast path's walk is long enough to hide some of the child's imports: the last
     build's manifest is at least MIN_MANIFEST_BYTES (≈ 215 bytes a file). With a smaller one the
-    fork, the hand-over and the second exit cost more than the overlap gains (700 documents: +5 ms
-    a no-op, +11 ms an edit). Without a manifest (never built, cleaned): yes; cold builds ran 3-10 %
+    fork, the hand-over and the second exit cost about what the overlap gains (edit / no-op with and
+    without it: 700 documents +11 / +5 ms, 2000 −6 / +2.4 ms, 4000 −16 / +1.6 ms, 10k −43 / +2.3 ms). Without a manifest (never built, cleaned): yes; cold builds ran 3-10 %
     faster through the head start in every benchmark run (docs/PERFORMANCE.md 17.6-17.7)."""
     from promptgen.fastpath import MANIFEST
     from promptgen.rootfind import STATE_DIR, find_root
