@@ -12,6 +12,7 @@ QUIET_GC = (50_000, 20, 20)  # a short-lived process: fewer collector passes (PE
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
+    _null_for_closed_streams()
     import gc
 
     thresholds = gc.get_threshold()
@@ -24,6 +25,17 @@ def main(argv: list[str] | None = None) -> None:
         gc.set_threshold(*thresholds)
     sys.stdout.flush()
     sys.exit(code)
+
+
+def _null_for_closed_streams() -> None:
+    """A stream Python found closed at start-up (`promptgen build >&-`: `sys.stdout` is None) becomes
+    /dev/null, on its own descriptor number: what would have been printed is lost, as with a reader
+    that left (a closed pipe), and the command still runs and exits with its own code."""
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        if getattr(sys, name) is None:
+            import os
+
+            setattr(sys, name, open(os.devnull, mode))
 
 
 def run_in_child(args: list[str]) -> int:

@@ -30,9 +30,10 @@ STATE_GITIGNORE = "# Everything in .promptgen/ is disposable cache except the co
 
 
 def ensure_state_dir(cfg: Config) -> None:
-    """Create `.promptgen/` (with a .gitignore keeping the cache out of git) and prove it is writable."""
-    import tempfile
-
+    """Create `.promptgen/` (with a .gitignore keeping the cache out of git) and prove it is writable.
+    The probe is named as graph_cache's atomic writers name their temp files (`.<name>.<pid>.tmp`), so
+    one left by a process killed between creating and removing it is swept by the next build
+    (`store_db.sweep_stale_temp_files`)."""
     try:
         created = not os.path.isdir(cfg.state_dir)
         os.makedirs(cfg.state_dir, exist_ok=True)
@@ -42,7 +43,13 @@ def ensure_state_dir(cfg: Config) -> None:
                     fh.write(STATE_GITIGNORE)
             except FileExistsError:
                 pass  # another build created it first
-        fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=cfg.state_dir)
+        probe = os.path.join(cfg.state_dir, f".write-probe.{os.getpid()}.tmp")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            fd = os.open(probe, flags, 0o600)
+        except FileExistsError:  # a dead process's probe (our PID, reused) or a planted link: never followed
+            os.unlink(probe)
+            fd = os.open(probe, flags, 0o600)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:

@@ -1,6 +1,7 @@
 """`promptgen build` end to end, as a separate process: cold, no-op, touch, edit, corrupt state, prune."""
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -156,3 +157,23 @@ def test_plain_build_skips_the_tear_down_after_closing_its_state(cli, workspace,
         assert 0 < sum(totals(edit)[1:]) < cold["nodes_total"]
     again = build(cli, workspace)
     assert sum(totals(again)[1:]) == 0 and history_of(workspace)[-1]["fast_path"]
+
+
+def test_closed_standard_streams_lose_the_output_not_the_run(workspace):
+    """`promptgen build >&- 2>&- <&-`: Python starts with `sys.stdout` None; the command still builds
+    (in-process or through a head start), exits 0 and prints no traceback anywhere."""
+    import subprocess
+    import sys
+
+    for mode in ("0", "1"):
+        env = {**os.environ, "PROMPTGEN_DAEMON": "0", "PROMPTGEN_HEAD_START": mode}
+        for args, code in ((["build"], 0), (["build"], 0), (["status"], 0)):  # cold, no-op, a reader
+            closed = "import os, sys; os.close(0); os.close(1); os.execv(sys.executable, sys.argv[1:])"
+            proc = subprocess.run([sys.executable, "-c", closed, sys.executable, "-m", "promptgen", *args],
+                                  cwd=workspace, env=env, stderr=subprocess.PIPE, text=True, timeout=120)
+            assert (proc.returncode, proc.stderr) == (code, ""), (mode, args)
+        assert (workspace / ".promptgen" / "manifest.bin").exists()
+        assert json.loads((workspace / ".promptgen" / "history.jsonl").read_text().splitlines()[-1])
+        import shutil
+
+        shutil.rmtree(workspace / ".promptgen")

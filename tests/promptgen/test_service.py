@@ -32,3 +32,20 @@ def test_the_table_counts_diagnostics_without_decoding_them(workspace):
         assert outcome.diag_summary() == counts
     finally:
         outcome.close()
+
+
+def test_the_write_probe_never_follows_a_link_planted_under_its_name(workspace, tmp_path):
+    """`.promptgen/.write-probe.<pid>.tmp` already there (a dead process's with a reused PID, or a
+    planted symbolic link): it is removed, never written through."""
+    import os
+
+    from promptgen.config import load_config
+
+    cfg = load_config(str(workspace))
+    os.makedirs(cfg.state_dir, exist_ok=True)
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep me")
+    probe = os.path.join(cfg.state_dir, f".write-probe.{os.getpid()}.tmp")
+    os.symlink(outside, probe)
+    service.ensure_state_dir(cfg)
+    assert outside.read_text() == "keep me" and not os.path.lexists(probe)

@@ -322,13 +322,15 @@ def _dead_pid() -> int:
 
 def test_temp_files_of_killed_state_writers_are_swept(tmp_path, cli):
     """What a SIGKILL in the middle of an atomic write leaves in `.promptgen/` (the temp file of
-    `Store` creating state.db, of `write_atomic` saving the manifest) is removed by the next build;
+    `Store` creating state.db, of `write_atomic` saving the manifest, the state dir's write probe) is
+    removed by the next build;
     a live process's temp file is left alone."""
     ws = crashgen.generate(tmp_path / "ws", 1)
     assert cli("build", "--root", str(ws), "--json").code == 0
     state = ws / ".promptgen"
     dead = _dead_pid()
-    leftovers = [f"state.db.{dead}.new", f"state.db.{dead}.new-journal", f".manifest.bin.{dead}.tmp"]
+    leftovers = [f"state.db.{dead}.new", f"state.db.{dead}.new-journal", f".manifest.bin.{dead}.tmp",
+                 f".write-probe.{dead}.tmp"]  # (killed between creating and removing the write probe)
     for name in leftovers:
         (state / name).write_bytes(b"partial")
     live = f".manifest.bin.{os.getpid()}.tmp"  # this process is alive: could be mid-write
@@ -339,6 +341,25 @@ def test_temp_files_of_killed_state_writers_are_swept(tmp_path, cli):
     names = {e.name for e in state.iterdir()}
     assert not names & set(leftovers)
     assert live in names
+
+
+def test_a_build_killed_during_its_write_probe_leaves_nothing_behind(tmp_path, cli):
+    """The state dir's write probe (`service.ensure_state_dir`) of a process killed between creating
+    and removing it is swept by the next build: it is named as the atomic writers' temp files."""
+    ws = crashgen.generate(tmp_path / "ws", 1)
+    assert cli("build", "--root", str(ws), "--json").code == 0
+    killed = ("import os, sys\n"
+              "from promptgen import config, service\n"
+              "service.os.unlink = lambda path: os._exit(9)  # dies right after creating the probe\n"
+              "service.ensure_state_dir(config.load_config(sys.argv[1]))\n")
+    proc = subprocess.Popen([sys.executable, "-c", killed, str(ws)], stderr=subprocess.PIPE, text=True)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 9, err
+    state = ws / ".promptgen"
+    assert [n.name for n in state.iterdir() if "probe" in n.name] == [f".write-probe.{proc.pid}.tmp"]
+    crashgen.apply_variant(ws, 1, 1)  # the next build must do real work (not the no-op fast path)
+    assert cli("build", "--root", str(ws), "--json").code == 0
+    assert [n.name for n in state.iterdir() if "probe" in n.name] == []
 
 
 def test_killed_artifact_writer_leaves_no_temp_file(tmp_path, cli):
