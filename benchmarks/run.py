@@ -155,7 +155,7 @@ class Bench:
         os.makedirs(self.workdir, exist_ok=True)
         self.out_file = os.path.join(self.workdir, "last-stdout.txt")
         self.failures = 0  # promptgen runs that exited non-zero (the exit status of run.py)
-        # runs forward to a daemon only in the +daemon scenarios (env_on), and only to this run's own daemon
+        # runs forward to a daemon only in the +daemon scenarios (envs["daemon"]), and only to this run's own daemon
         self.daemon_dir = tempfile.mkdtemp(prefix="pgbd", dir="/tmp")  # short: AF_UNIX paths <= 107 bytes
         # the plain runs are what users get (no daemon; the head start as the machine allows), the
         # +in-process runs have no head start either (PROMPTGEN_HEAD_START=0)
@@ -163,11 +163,10 @@ class Bench:
         self.envs = {"plain": {**base, "PROMPTGEN_DAEMON_DIR": self.daemon_dir, "PROMPTGEN_DAEMON": "0"}}
         self.envs["daemon"] = {k: v for k, v in self.envs["plain"].items() if k != "PROMPTGEN_DAEMON"}
         self.envs["in-process"] = {**self.envs["plain"], "PROMPTGEN_HEAD_START": "0"}
-        self.env_on = self.envs["daemon"]
 
     def daemon(self, action: str) -> None:
         """`promptgen daemon start|stop`; runs with `mode="daemon"` forward to it."""
-        proc = subprocess.run(self.pg + ["daemon", action], env=self.env_on, capture_output=True, text=True)
+        proc = subprocess.run(self.pg + ["daemon", action], env=self.envs["daemon"], capture_output=True, text=True)
         if proc.returncode != 0:
             raise SystemExit(f"promptgen daemon {action} failed: {proc.stderr}")
 

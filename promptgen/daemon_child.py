@@ -117,13 +117,14 @@ def read_ahead(argv: list[str]) -> None:
         from graph_cache import graph_index
         from graph_cache.store import Store
         from promptgen import discovery_cache
-        from promptgen.fastpath import parse_args
-        from promptgen.rootfind import STATE_DIR, find_root
+        from promptgen.fastpath import parse_args, root_of
+        from promptgen.rootfind import STATE_DIR
 
         opts = parse_args(argv)
-        if opts is None or opts["root"] is not None and not os.path.isdir(opts["root"]):
+        root = root_of(opts["root"]) if opts is not None else None
+        if root is None:
             return
-        state_dir = os.path.join(find_root(opts["root"]), STATE_DIR)
+        state_dir = os.path.join(root, STATE_DIR)
         if os.path.isdir(state_dir):
             discovery_cache.load_ahead(state_dir)
             graph_index.decode_ahead(Store.peek_graph_index(state_dir))

@@ -78,12 +78,23 @@ def try_run(argv: list[str]) -> int | None:
         return opts.get("exit")  # ...unless the answer is already out: never print it twice
 
 
-def _serve(opts: dict, started: float) -> int | None:
-    from promptgen.rootfind import STATE_DIR, find_root
+def root_of(explicit: str | None) -> str | None:
+    """The workspace root of a command given `--root explicit` (None: none given), or None for a
+    `--root` that is not a directory (the full CLI reports it). Also the head start's and the
+    read-ahead's root."""
+    from promptgen.rootfind import find_root
 
-    if opts["root"] is not None and not os.path.isdir(opts["root"]):
+    if explicit is not None and not os.path.isdir(explicit):
         return None
-    root = find_root(opts["root"])
+    return find_root(explicit)
+
+
+def _serve(opts: dict, started: float) -> int | None:
+    from promptgen.rootfind import STATE_DIR
+
+    root = root_of(opts["root"])
+    if root is None:
+        return None
     state_dir = os.path.join(root, STATE_DIR)
     from graph_cache.manifest import Manifest
 

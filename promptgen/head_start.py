@@ -82,13 +82,14 @@ def _walk_worth_it(root: str | None) -> bool:
     fork, the hand-over and the second exit cost about what the overlap gains (edit / no-op with and
     without it: 700 documents +11 / +5 ms, 2000 −6 / +2.4 ms, 4000 −16 / +1.6 ms, 10k −43 / +2.3 ms). Without a manifest (never built, cleaned): yes; cold builds ran 3-10 %
     faster through the head start in every benchmark run (docs/PERFORMANCE.md 17.6-17.7)."""
-    from promptgen.fastpath import MANIFEST
-    from promptgen.rootfind import STATE_DIR, find_root
+    from promptgen.fastpath import MANIFEST, root_of
+    from promptgen.rootfind import STATE_DIR
 
-    if root is not None and not os.path.isdir(root):
+    root = root_of(root)
+    if root is None:
         return False  # the command reports the bad --root itself
     try:
-        return os.stat(os.path.join(find_root(root), STATE_DIR, MANIFEST)).st_size >= MIN_MANIFEST_BYTES
+        return os.stat(os.path.join(root, STATE_DIR, MANIFEST)).st_size >= MIN_MANIFEST_BYTES
     except FileNotFoundError:
         return True
     except OSError:
