@@ -2,25 +2,23 @@
 
 The engine emits, in order: BuildStarted, then per node one NodeDecided (in decision order) — or, in a
 change-driven build, one NodeDecided per visited node and one NodesHit for all the others —, any
-StateWarning, one PhaseTimed per phase ("verify", "compute", "persist"), and BuildFinished.
+StateWarning, one PhaseTimed per phase ("verify", "compute", "persist"), and BuildFinished. Events are
+NamedTuples (immutable, and nothing to compile at import: see model.py).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from .model import BuildCounts, Decision, Reason
 
 
-@dataclass(frozen=True)
-class BuildStarted:
+class BuildStarted(NamedTuple):
     run_id: int
     roots: int
     dry_run: bool = False
 
 
-@dataclass(frozen=True)
-class NodeDecided:
+class NodeDecided(NamedTuple):
     node_id: str
     node_type: str
     decision: str
@@ -28,26 +26,22 @@ class NodeDecided:
     seconds: float  # time spent on this node (fingerprinting, verify, compute)
 
 
-@dataclass(frozen=True)
-class NodesHit:
+class NodesHit(NamedTuple):
     """Nodes a change-driven build did not visit (dirty.py): all hits, counted per node type."""
 
     by_type: dict[str, int]
 
 
-@dataclass(frozen=True)
-class PhaseTimed:
+class PhaseTimed(NamedTuple):
     phase: str
     seconds: float
 
 
-@dataclass(frozen=True)
-class StateWarning:
+class StateWarning(NamedTuple):
     message: str
 
 
-@dataclass(frozen=True)
-class BuildFinished:
+class BuildFinished(NamedTuple):
     counts: BuildCounts
     seconds: float
     run_id: int = 0

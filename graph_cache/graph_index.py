@@ -183,7 +183,7 @@ class GraphIndex:
         if len(self._specs) < len(self.ids):
             ids, paths, types, known = self.ids, self.paths, self.types, self._specs
             out: dict[str, NodeSpec] = {}
-            new, cls = object.__new__, NodeSpec
+            new, cls = tuple.__new__, NodeSpec
             i = 0
             for b in range(len(self._nodes)):
                 for t, files, deps, params, _, _ in self._nodes.bucket(b):
@@ -191,11 +191,8 @@ class GraphIndex:
                     i += 1
                     spec = known.get(nid)
                     if spec is None:  # node_spec(), inlined
-                        spec = new(cls)
-                        d = spec.__dict__
-                        d["id"], d["type"], d["params"] = nid, types[t], params
-                        d["files"] = tuple([paths[j] for j in files]) if files else ()
-                        d["deps"] = tuple([ids[j] for j in deps]) if deps else ()
+                        spec = new(cls, (nid, types[t], tuple([paths[j] for j in files]) if files else (),
+                                         tuple([ids[j] for j in deps]) if deps else (), params))
                     out[nid] = spec
             self._specs = out
         return self._specs

@@ -7,7 +7,8 @@ needs the parsed configuration; the no-op path compares the raw bytes' digest in
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping, NamedTuple
 
 from promptgen.errors import ConfigError
 from promptgen.rootfind import CONFIG_FILE, STATE_DIR, config_bytes, find_root  # noqa: F401 (re-exported)
@@ -17,8 +18,9 @@ DEFAULT_SIZE_CAP = 5 * 1024 * 1024
 KNOWN_KEYS = {"workspace", "size_cap_mib", "history_keep", "lock_timeout", "artifacts_dir", "jobs"}
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
+    """The project's settings (immutable; a NamedTuple, not a frozen dataclass: see graph_cache/model.py)."""
+
     root: str  # absolute project root (holds .promptgen/)
     workspace: str = "."  # workspace folder relative to root, POSIX
     size_cap: int = DEFAULT_SIZE_CAP
@@ -27,7 +29,7 @@ class Config:
     artifacts_dir: str = ".promptgen/artifacts"  # relative to root unless absolute
     jobs: int | None = None  # processes of a build (None: the usable CPUs, at most 4; 1: no worker pool)
     source: str = ""  # file the settings came from, for messages
-    extra: dict = field(default_factory=dict)
+    extra: Mapping = MappingProxyType({})  # unknown keys, kept for messages
 
     @property
     def state_dir(self) -> str:

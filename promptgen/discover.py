@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass, field
 from typing import Any, Iterable, NamedTuple, Optional
 
 from graph_cache.fs import RealFileSystem
@@ -35,11 +34,13 @@ def diag(code: str, severity: str, path: str, message: str, detail: Optional[str
             "message": message, "detail": detail}
 
 
-@dataclass
 class Walk:
-    files: dict  # path -> StatSig (None when the stat failed)
-    containers: tuple  # folders searched for plans ("" = the root itself)
-    diagnostics: list = field(default_factory=list)
+    """The scan of a workspace: candidate files and the folders searched for plans."""
+
+    def __init__(self, files: dict, containers: tuple, diagnostics: list | None = None) -> None:
+        self.files = files  # path -> StatSig (None when the stat failed)
+        self.containers = containers  # folders searched for plans ("" = the root itself)
+        self.diagnostics = [] if diagnostics is None else diagnostics
 
 
 def _inside(real: str, root_real: str) -> bool:
@@ -136,20 +137,21 @@ class DocRef(NamedTuple):
         return self.kind, {"feature": feature}
 
 
-@dataclass
 class PlanEntry:
-    name: str
-    plan_file: str
-    plan_dir: str
-    layout: str  # nested | flat
-    category: Optional[str]
-    feedback_usable: bool = True
-    subplans: list = field(default_factory=list)  # DocRefs, sorted by path (winners of duplicates)
-    archived: list = field(default_factory=list)  # archived SUBPLANs (archive/ or *_ARCHIVED.md)
-    executions: list = field(default_factory=list)
-    feedback: list = field(default_factory=list)
-    parallel: Optional[DocRef] = None
-    diagnostics: list = field(default_factory=list)  # discovery diagnostics about this plan's files
+    """One discovered plan and its documents (filled in by `_attach`)."""
+
+    def __init__(self, name: str, plan_file: str, plan_dir: str, layout: str, category: Optional[str],
+                 feedback_usable: bool = True) -> None:
+        self.name, self.plan_file, self.plan_dir = name, plan_file, plan_dir
+        self.layout = layout  # nested | flat
+        self.category = category
+        self.feedback_usable = feedback_usable
+        self.subplans: list = []  # DocRefs, sorted by path (winners of duplicates)
+        self.archived: list = []  # archived SUBPLANs (archive/ or *_ARCHIVED.md)
+        self.executions: list = []
+        self.feedback: list = []
+        self.parallel: Optional[DocRef] = None
+        self.diagnostics: list = []  # discovery diagnostics about this plan's files
 
     def info(self) -> dict:
         """Keyword arguments of `results.PlanInfo`."""
@@ -163,13 +165,16 @@ class PlanEntry:
         return [plan] + rest + ([self.parallel] if self.parallel else [])
 
 
-@dataclass
 class Discovery:
-    plans: list  # PlanEntry, sorted by name
-    documents: dict  # path -> DocRef of every document to parse, in plan order (plan, then PlanEntry.documents())
-    diagnostics: list  # all discovery diagnostics (plan ones + workspace ones), deterministic order
-    workspace_diagnostics: list  # the ones that belong to no plan
-    files: dict = field(default_factory=dict)  # the scan: path -> StatSig
+    """What discovery found: the plans, the documents to parse and the diagnostics."""
+
+    def __init__(self, plans: list, documents: dict, diagnostics: list, workspace_diagnostics: list,
+                 files: dict | None = None) -> None:
+        self.plans = plans  # PlanEntry, sorted by name
+        self.documents = documents  # path -> DocRef of every document to parse, in plan order
+        self.diagnostics = diagnostics  # all discovery diagnostics (plan + workspace ones), deterministic order
+        self.workspace_diagnostics = workspace_diagnostics  # the ones that belong to no plan
+        self.files = {} if files is None else files  # the scan: path -> StatSig
 
 
 def discover(fs: Any) -> Discovery:

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import marshal
 import os
-from dataclasses import dataclass
 
 FILE = "discovery.bin"
 MAGIC = "promptgen-discovery-3"
 
 
-@dataclass
 class CachedDiscovery:
     """What a build needs from discovery besides the root specs (the subset of `Discovery` it reads)."""
 
-    diagnostics: list
-    workspace_diagnostics: list
+    def __init__(self, diagnostics: list, workspace_diagnostics: list) -> None:
+        self.diagnostics, self.workspace_diagnostics = diagnostics, workspace_diagnostics
 
 
 def key_of(global_key: bytes, files: dict, containers: tuple, walk_diagnostics: list) -> bytes:

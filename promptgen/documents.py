@@ -4,7 +4,6 @@ Parsers (`promptgen.parse`) produce these from bytes; they never raise on bad in
 `Diagnostic` inside the model. All paths are POSIX paths relative to the workspace root. Line numbers
 are 1-based. Achievement ids are dotted strings (`"1.10"`, `"3.5.1"`); compare them with `id_key`.
 """
-from __future__ import annotations
 
 from typing import Literal, Optional
 

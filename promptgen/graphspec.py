@@ -3,7 +3,6 @@ fragments, templates, the summary and the answers."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Sequence
 
 from graph_cache.model import NodeSpec
@@ -16,13 +15,17 @@ NODE_KIND = {"plan": "plan", "subplan": "subplan", "execution": "execution", "fe
              "parallel": "parallel"}
 
 
-@dataclass
 class GraphSpec:
-    specs: Sequence[NodeSpec] = field(default_factory=list)  # SpecRows once built or loaded
-    plan_infos: dict[str, PlanInfo] = field(default_factory=dict)
-    stats: dict = field(default_factory=dict)  # path -> StatSig of every scanned candidate file
-    discovery_diags: dict[str, list] = field(default_factory=dict)  # feature -> its discovery diagnostics
-    walk_notes: list = field(default_factory=list)  # the walk's own diagnostics (scan.scan_tree), in order
+    """The root nodes of a build and what discovery knew about the plans and files behind them."""
+
+    def __init__(self, specs: Sequence[NodeSpec] | None = None, plan_infos: dict[str, PlanInfo] | None = None,
+                 stats: dict | None = None, discovery_diags: dict[str, list] | None = None,
+                 walk_notes: list | None = None) -> None:
+        self.specs: Sequence[NodeSpec] = [] if specs is None else specs  # SpecRows once built or loaded
+        self.plan_infos: dict[str, PlanInfo] = {} if plan_infos is None else plan_infos
+        self.stats: dict = {} if stats is None else stats  # path -> StatSig of every scanned candidate file
+        self.discovery_diags: dict[str, list] = {} if discovery_diags is None else discovery_diags  # per feature
+        self.walk_notes: list = [] if walk_notes is None else walk_notes  # the walk's diagnostics, in order
 
 
 def root_specs(disc) -> GraphSpec:

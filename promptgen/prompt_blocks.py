@@ -7,8 +7,7 @@ never the clock, never the current directory) and returns Markdown text. The tem
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Iterable, NamedTuple, Optional
 
 from promptgen.documents import (
     Diagnostic,
@@ -123,8 +122,7 @@ def indent(text: str, prefix: str = "   ") -> str:
 # -------------------------------------------------------------------------------------------- slots
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(NamedTuple):
     """One execution slot (NN, MM) of an achievement: its files and governing revision (section 5.4)."""
 
     mm: str

@@ -16,10 +16,9 @@ Public API:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from string import Template
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 from promptgen import prompt_blocks as B
 from promptgen.results import AchievementFiles, AchievementStatus, PlanModel, PlanStatus
@@ -160,8 +159,7 @@ def prompt_for_unknown(model: PlanModel, achievement_id: str, template: Optional
 # ------------------------------------------------------------------------------------------ internals
 
 
-@dataclass(frozen=True)
-class _Ctx:
+class _Ctx(NamedTuple):
     model: PlanModel
     status: PlanStatus
     ach: AchievementStatus

@@ -4,7 +4,6 @@ Node outputs are plain JSON (dicts), so these views need no pydantic validation.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 DIAG_KEYS = ("code", "severity", "path", "line", "achievement", "message", "detail")
@@ -71,7 +70,6 @@ def status_document(statuses: list[dict], diagnostics: list[dict]) -> dict:
     return {"schema_version": STATUS_SCHEMA, "plans": plans, "diagnostics": sort_diags(diagnostics)}
 
 
-@dataclass
 class CheckReport:
     """`promptgen check`: the section-10 diagnostics, counted, with the documented exit code.
 
@@ -79,9 +77,8 @@ class CheckReport:
     checkout ($GITHUB_WORKSPACE, else the current directory), as GitHub expects for annotations.
     """
 
-    diagnostics: list[dict]
-    strict: bool = False
-    workspace_dir: str | None = None
+    def __init__(self, diagnostics: list[dict], strict: bool = False, workspace_dir: str | None = None) -> None:
+        self.diagnostics, self.strict, self.workspace_dir = diagnostics, strict, workspace_dir
 
     @property
     def errors(self) -> int:

@@ -3,7 +3,6 @@
 Produced by `promptgen.resolve` (files attached to achievements, R-ID-3) and `promptgen.workflow`
 (R-STATE, R-NEXT, R-PLAN, R-PAR-*). Paths are workspace-relative POSIX paths.
 """
-from __future__ import annotations
 
 from typing import Literal, Optional
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 
 from promptgen import errors
 from promptgen.config import Config, find_root, load_config
@@ -56,24 +55,26 @@ def ensure_state_dir(cfg: Config) -> None:
         raise errors.StateDirError(f"state directory {cfg.state_dir} is not usable: {exc.strerror or exc}") from None
 
 
-@dataclass
 class BuildOutcome:
     """What one build did: counts from events, diagnostics, timings, and access to outputs."""
 
-    cfg: Config
-    counts: object
-    known_diagnostics: list[dict] | None  # None: decoded from `collected` on first use (`diagnostics`)
-    elapsed: float
-    phases: dict[str, float] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    dry_run: bool = False
-    reasons: dict[str, dict] = field(default_factory=dict)
-    collected: object = None  # collected.Collected: statuses and per-plan diagnostics on demand
-    result: object = None
-    profile: bool = False
-    metrics: object = None
-    artifacts_changed: list[str] = field(default_factory=list)  # artifact paths written or removed
-    store: object = None  # the state file, kept open for lazy output reads until `close`
+    def __init__(self, *, cfg: Config, counts: object, known_diagnostics: list[dict] | None, elapsed: float,
+                 phases: dict[str, float] | None = None, warnings: list[str] | None = None, dry_run: bool = False,
+                 reasons: dict[str, dict] | None = None, collected: object = None, result: object = None,
+                 profile: bool = False, metrics: object = None, artifacts_changed: list[str] | None = None,
+                 store: object = None) -> None:
+        self.cfg, self.counts, self.elapsed = cfg, counts, elapsed
+        self.known_diagnostics = known_diagnostics  # None: decoded from `collected` on first use (`diagnostics`)
+        self.phases: dict[str, float] = {} if phases is None else phases
+        self.warnings: list[str] = [] if warnings is None else warnings
+        self.dry_run = dry_run
+        self.reasons: dict[str, dict] = {} if reasons is None else reasons
+        self.collected = collected  # collected.Collected: statuses and per-plan diagnostics on demand
+        self.result = result
+        self.profile = profile
+        self.metrics = metrics
+        self.artifacts_changed: list[str] = [] if artifacts_changed is None else artifacts_changed  # written/removed
+        self.store = store  # the state file, kept open for lazy output reads until `close`
 
     @property
     def diagnostics(self) -> list[dict]:

@@ -1,7 +1,6 @@
 """Parallel prefetch of `Rule.parallel` roots: same results as a sequential build, errors, threshold."""
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import subprocess
@@ -111,9 +110,9 @@ def snapshot(world, result, reads=True):
     events = []
     for ev in world.rec.events:
         if isinstance(ev, (NodeDecided, PhaseTimed, BuildFinished)):
-            ev = dataclasses.replace(ev, seconds=0.0)
+            ev = ev._replace(seconds=0.0)
         events.append(ev)
-    traces = {k: dataclasses.replace(t, built_at=0.0) for k, t in result.traces.items()}
+    traces = {k: t._replace(built_at=0.0) for k, t in result.traces.items()}
     outputs = {k: world.store.load_output(k) for k in sorted(result.traces)}
     return {
         "by_type": result.counts.by_type, "recomputed": result.counts.recomputed,
