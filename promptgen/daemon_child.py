@@ -91,8 +91,15 @@ def run_command(conn, argv: list[str], blob, ran_in: str, prepare) -> None:
     code = 70
     try:
         prepare()
+        import gc
+
         from promptgen import entry, handoff, history
 
+        # What the process made before the command (its imports, validators, what it read ahead: 10^5
+        # objects in large containers) lives until the end: out of the collector's way. Left young, it
+        # was traversed by the first collection of the command, in the walk's decoding below (+14 ms
+        # of a head-start edit at 10k documents, docs/PERFORMANCE.md section 18).
+        gc.freeze()
         history.RAN_IN = ran_in
         if blob:
             handoff.install(blob)

@@ -90,6 +90,9 @@ def _dispatch(args: list[str], *, console: bool = False, fast: bool = True) -> t
 
     opts = parse_build_args(args)
     if opts is not None:  # a plain build with work to do: no typer/rich imports needed
+        import gc
+
+        gc.freeze()  # the fast path's walk lives on: out of the way of the collections during the imports
         from promptgen.boundary import guarded
         from promptgen.buildcmd import execute
 

@@ -142,9 +142,9 @@ HARNESS = textwrap.dedent("""
 
     def report(argv):
         fds = descriptors("self")
-        import threading
+        import gc, threading
         print(json.dumps({"cpus": sorted(os.sched_getaffinity(0)), "fds": fds,
-                          "threads": threading.active_count()}), flush=True)
+                          "threads": threading.active_count(), "frozen": gc.get_freeze_count()}), flush=True)
         return 7
 
     entry.run_in_child = report
@@ -191,7 +191,8 @@ def cpu_list(text: str) -> set[int]:
 
 
 def test_the_child_holds_none_of_the_callers_descriptors_and_keeps_off_its_cpu(workspace):
-    """... and runs the command with every CPU back and no other thread (a cold build forks workers)."""
+    """... and runs the command with every CPU back, no other thread (a cold build forks workers) and its
+    warm heap frozen."""
     assert run(["build"], "off", workspace).returncode == 0
     edit(workspace, DOC, "an iteration note")
     warming, ran, done = harness("run", workspace)
@@ -204,6 +205,7 @@ def test_the_child_holds_none_of_the_callers_descriptors_and_keeps_off_its_cpu(w
         assert len(cpu_list(warming["warming_cpus"])) == len(mine) - 1
     assert set(ran["cpus"]) == mine  # every CPU back before the command runs
     assert ran["threads"] == 1  # no other thread: a cold build may fork its worker pool
+    assert ran["frozen"] > 10_000  # the warm heap (imports, validators, read-ahead): no collection traverses it
     assert ran["fds"]["1"] == warming["callers"][1] and done == {"exit": 7}
 
 
