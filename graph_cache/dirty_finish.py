@@ -37,16 +37,25 @@ def count_unvisited(build: Any, planned: DirtyScheduler) -> None:
 
 
 class GraphFiles(Mapping[str, FileRecord]):
-    """path -> record of every existing file of an unchanged graph: fingerprinted in this build, or
-    unchanged since the stored record (built on access; the stored rows are the graph's files)."""
+    """path -> record of every existing file of the graph: fingerprinted in this build, or unchanged
+    since the stored record (built on access: no FileRecord per file of a 100k-file graph).
+
+    `members`: the graph's paths as a set when they are not all stored ones (new or deleted roots);
+    None when the graph did not change (the stored rows are the graph's files)."""
 
     def __init__(self, paths: Sequence[str], records: Mapping[str, FileRecord | None],
-                 old_files: FileTable) -> None:
+                 old_files: FileTable, members: set[str] | None = None) -> None:
         self._paths, self._records, self._old = paths, records, old_files
+        self.members = members
 
     def get(self, path: str, default: Any = None) -> Any:
         records = self._records
-        r = records[path] if path in records else self._old.get(path)
+        if path in records:
+            r = records[path]
+        elif self.members is None or path in self.members:
+            r = self._old.get(path)
+        else:
+            r = None
         return default if r is None else r
 
     def row(self, path: str) -> tuple | None:
@@ -55,6 +64,8 @@ class GraphFiles(Mapping[str, FileRecord]):
         if path in records:
             r = records[path]
             return None if r is None else (r.stat.mtime_ns, r.stat.size, r.stat.ino, r.digest)
+        if self.members is not None and path not in self.members:
+            return None
         return self._old.raw(path)  # the stored FileTable's row
 
     def __getitem__(self, path: str) -> FileRecord:
@@ -74,24 +85,23 @@ class GraphFiles(Mapping[str, FileRecord]):
         return sum(1 for _ in self)
 
 
-def graph_files(planned: DirtyScheduler, records: Mapping[str, Any], old_files: Mapping[str, Any]) -> Mapping:
+def graph_files(planned: DirtyScheduler, records: Mapping[str, Any], old_files: FileTable) -> GraphFiles:
     """Records of the files of the graph: fingerprinted now, or unchanged since their stored record."""
     if not planned.graph_changed:
         return GraphFiles(planned.index.paths, records, old_files)
-    files = {}
-    for spec in planned.specs().values():
-        for p in spec.files:
-            r = records[p] if p in records else old_files.get(p)
-            if r is not None:
-                files[p] = r
-    return files
+    paths = list(dict.fromkeys(p for spec in planned.specs().values() for p in spec.files))
+    return GraphFiles(paths, records, old_files, set(paths))
 
 
 def file_changes(files: Mapping[str, FileRecord], records: Mapping[str, Any],
                  old_files: Mapping[str, FileRecord]) -> tuple[dict[str, FileRecord], set[str]]:
-    """(records to write, paths to delete) for the commit. An unchanged graph's files differ from the
-    stored ones only where this build fingerprinted them."""
+    """(records to write, paths to delete) for the commit. The graph's files differ from the stored
+    ones only where this build fingerprinted them, and, when its roots changed, by the stored files
+    it no longer has."""
     if isinstance(files, GraphFiles):
         write = {p: r for p, r in records.items() if r is not None and old_files.get(p) != r}
-        return write, {p for p, r in records.items() if r is None and p in old_files}
+        gone = {p for p, r in records.items() if r is None and p in old_files}
+        if files.members is not None:
+            gone.update(p for p in old_files.keys() if p not in files.members)
+        return write, gone
     return {p: r for p, r in files.items() if old_files.get(p) != r}, set(old_files.keys() - files.keys())

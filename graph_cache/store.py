@@ -25,7 +25,7 @@ from .regular_files import open_regular, read_regular
 from .model import Trace
 from .store_db import (CHECKED_SUFFIX, DB_NAME, MAGIC, SCHEMA_VERSION, connect,  # noqa: F401
                        create_atomically, decode_trace, encode_trace, file_row, file_rows, init_schema,
-                       sweep_stale_temp_files, trace_row, trace_rows, trace_rows_of)
+                       sweep_stale_temp_files, trace_row, trace_rows, trace_rows_of, children_rows)
 from .store_values import get_prefix, get_value, put_values
 from .trace_table import TraceTable
 
@@ -151,7 +151,8 @@ class Store:
                                   fetch_one=lambda file_path: file_row(conn, file_path))
                 traces = TraceTable(fetch=lambda node_id: trace_row(conn, node_id),
                                     fetch_all=lambda: trace_rows(conn, path),
-                                    fetch_many=lambda node_ids: trace_rows_of(conn, node_ids))
+                                    fetch_many=lambda node_ids: trace_rows_of(conn, node_ids),
+                                    fetch_children=lambda: children_rows(conn, path))
             int(meta.get("last_run_id", "0"))
             conn.execute("COMMIT")
         except _Discard:

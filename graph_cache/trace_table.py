@@ -22,6 +22,7 @@ VERSION, INPUTS, OUTPUT_FP, CHILDREN = 2, 3, 4, 5
 Fetch = Callable[[str], "tuple[Any, ...] | None"]  # node id -> its stored row (point SELECT)
 FetchMany = Callable[[list], "dict[str, tuple[Any, ...]]"]  # node ids -> their stored rows (few SELECTs)
 FetchAll = Callable[[], "dict[str, tuple[Any, ...]]"]  # every stored row (one bulk SELECT)
+FetchChildren = Callable[[], "dict[str, bytes]"]  # node id -> children blob of the rows that have children
 
 
 class TraceTable(Mapping[str, Trace]):
@@ -32,17 +33,20 @@ class TraceTable(Mapping[str, Trace]):
     Iterating or sizing the table loads all rows first.
     """
 
-    __slots__ = ("_rows", "_decoded", "damaged", "_fetch", "_fetch_all", "_absent", "_fetch_many")
+    __slots__ = ("_rows", "_decoded", "damaged", "_fetch", "_fetch_all", "_absent", "_fetch_many",
+                 "_fetch_children")
 
     def __init__(self, rows: dict[str, tuple[Any, ...]] | None = None,
                  decoded: dict[str, Trace] | None = None, *, fetch: Fetch | None = None,
-                 fetch_all: FetchAll | None = None, fetch_many: FetchMany | None = None) -> None:
+                 fetch_all: FetchAll | None = None, fetch_many: FetchMany | None = None,
+                 fetch_children: FetchChildren | None = None) -> None:
         self._rows: dict[str, tuple[Any, ...]] = rows if rows is not None else {}
         self._decoded: dict[str, Trace] = decoded if decoded is not None else {}
         self.damaged: set[str] = set()  # ids whose row could not be decoded
         self._fetch, self._fetch_all = fetch, fetch_all  # both None: every row is in `_rows`
         self._absent: set[str] = set()  # ids fetched and found missing (or removed)
         self._fetch_many = fetch_many  # bulk form of `fetch` (optional)
+        self._fetch_children = fetch_children  # the `children` column of the generators' rows (optional)
 
     def prefetch(self, node_ids) -> None:
         """Read the rows of many nodes at once (instead of one point SELECT each when `raw` asks)."""
@@ -57,6 +61,16 @@ class TraceTable(Mapping[str, Trace]):
                     self._absent.add(n)
                 else:
                     self._rows[n] = row
+
+    def stored_children(self) -> dict[str, bytes] | None:
+        """{node id: children blob} of the stored rows that have children, rows replaced by `put` or
+        removed left out; None when the table cannot select that column alone (then use `raw`)."""
+        if self._fetch_children is None:
+            return None
+        got = self._fetch_children()
+        for node_id in (*self._absent, *self._decoded):
+            got.pop(node_id, None)
+        return got
 
     def load_all(self) -> None:
         """Fetch every stored row now (no-op when they are all here)."""
@@ -130,7 +144,7 @@ class TraceTable(Mapping[str, Trace]):
     def copy(self) -> TraceTable:
         """A view that decodes independently (decoding never changes the stored rows)."""
         out = TraceTable(dict(self._rows), dict(self._decoded), fetch=self._fetch, fetch_all=self._fetch_all,
-                         fetch_many=self._fetch_many)
+                         fetch_many=self._fetch_many, fetch_children=self._fetch_children)
         out.damaged = set(self.damaged)
         out._absent = set(self._absent)
         return out
@@ -164,25 +178,42 @@ class TraceView(Mapping[str, Trace]):
 
     def children(self) -> dict[str, list[str]]:
         """{node id: ids of the children it generated} of every node that generated some, without
-        decoding the stored traces (only their `children` column; the stored rows are read in bulk)."""
+        decoding the stored traces: only the generators' `children` column is selected (40 ms for 160k
+        traces, where reading every row took 430 ms), else the stored rows are read in bulk."""
         old, new = self._old, self._new
         table = old if isinstance(old, TraceTable) else None
+        blobs = table.stored_children() if table is not None else None
+        if blobs is not None:
+            return self._children_from(blobs, table)
         if table is not None:
             table.load_all()
         out: dict[str, list[str]] = {}
         for nid in self._ids:
             t = new.get(nid)
             row = table.raw(nid) if t is None and table is not None else None
-            if row is not None:
-                try:
-                    kids = [str(c[0]) for c in marshal.loads(row[CHILDREN])]
-                except Exception:  # garbled: decode as usual (a damaged row raises KeyError)
-                    kids = [c.id for c in old[nid].children]
-            else:
-                kids = [c.id for c in (t if t is not None else old[nid]).children]
+            kids = _child_ids(row[CHILDREN], old, nid) if row is not None else \
+                [c.id for c in (t if t is not None else old[nid]).children]
             if kids:
                 out[nid] = kids
         return out
+
+    def _children_from(self, blobs: dict[str, bytes], table: TraceTable) -> dict[str, list[str]]:
+        """`children` from the stored generators' blobs: this build's traces first, then the ones the
+        table decoded (replaced by `put`), then the blobs; a node in none of them generated nothing."""
+        out: dict[str, list[str]] = {}
+        new, ids = self._new, self._ids
+        for nid, t in new.items():
+            if nid in ids and t.children:
+                out[nid] = [c.id for c in t.children]
+        for nid, t in table._decoded.items():
+            if nid in ids and nid not in new and t.children:
+                out[nid] = [c.id for c in t.children]
+        for nid, blob in blobs.items():
+            if nid in ids and nid not in new:
+                kids = _child_ids(blob, table, nid)
+                if kids:
+                    out[nid] = kids
+        return {nid: out[nid] for nid in ids if nid in out}  # in the build's order, as before
 
     def items(self) -> Any:
         """Every trace: the stored ones are read in one bulk SELECT first (`promptgen graph` reads them
@@ -190,3 +221,12 @@ class TraceView(Mapping[str, Trace]):
         if isinstance(self._old, TraceTable) and len(self._ids) - len(self._new) > BULK_ITEMS:
             self._old.load_all()
         return super().items()
+
+
+def _child_ids(blob: bytes, table: Mapping[str, Trace], node_id: str) -> list[str]:
+    """The ids in a stored `children` blob; a garbled one is decoded as usual (a damaged row raises
+    KeyError)."""
+    try:
+        return [str(c[0]) for c in marshal.loads(blob)]
+    except Exception:
+        return [c.id for c in table[node_id].children]

@@ -11,6 +11,9 @@ from promptgen.answers import ANSWERS_ID, FRAGMENT
 from promptgen.pipeline import SUMMARY_ID, doc_id, plan_param
 from promptgen.results import PlanInfo
 
+# `json.dumps(value, sort_keys=True)` without a new encoder per call (one per document: 0.8 µs of 2.8)
+_sorted_json = json.JSONEncoder(sort_keys=True).encode
+
 NODE_KIND = {"plan": "plan", "subplan": "subplan", "execution": "execution", "feedback": "feedback",
              "parallel": "parallel"}
 
@@ -51,10 +54,10 @@ def root_specs(disc) -> GraphSpec:
                 # The parse arguments (e.g. the owning plan's feature for parallel.json) are params
                 # (the rule reads them there): the same bytes parsed for another owner must not hit.
                 specs.append(NodeSpec(node, NODE_KIND[ref.kind], files=(ref.path,),
-                                      params=(("parse", json.dumps(parse_args, sort_keys=True)),)))
+                                      params=(("parse", _sorted_json(parse_args)),)))
         specs.append(NodeSpec("model:" + entry.name, "model", deps=tuple(deps),
                                   params=(("layout", plan_param(info)),
-                                          ("discovery", json.dumps(entry.diagnostics, sort_keys=True)))))
+                                          ("discovery", _sorted_json(entry.diagnostics)))))
         out.discovery_diags[entry.name] = entry.diagnostics
         status = "status:" + entry.name
         specs.append(NodeSpec(status, "status", deps=("model:" + entry.name,)))
@@ -63,7 +66,7 @@ def root_specs(disc) -> GraphSpec:
     specs.append(NodeSpec(SUMMARY_ID, "summary", deps=tuple(fragments)))
     # The printable answers (answers.py): every plan's fragment in plan-name order, and the workspace
     # diagnostics.
-    workspace = json.dumps(list(disc.workspace_diagnostics), sort_keys=True)
+    workspace = _sorted_json(list(disc.workspace_diagnostics))
     specs.append(NodeSpec(ANSWERS_ID, "answers", deps=tuple(sorted(fragments)), params=(("workspace", workspace),)))
     out.specs = SpecRows(specs)
     return out

@@ -126,7 +126,10 @@ def test_what_cannot_be_proven_is_a_full_build(case):
         assert "kid:shared" in result.decisions
 
 
-def test_graph_json_from_specs_equals_the_one_from_traces():
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_graph_json_from_specs_equals_the_one_from_traces(on_disk, tmp_path):
+    """... with the children read from the stored traces' `children` column alone (a store on disk,
+    opened again for each build as by each command) or from the traces themselves."""
     from graph_cache.graph import to_json, to_json_of
 
     fs, store = world(), Store.memory()
@@ -135,8 +138,38 @@ def test_graph_json_from_specs_equals_the_one_from_traces():
         if i == 3:
             fs.write("words.txt", "alpha gamma delta")  # the generator's children change too
             fs.clock.advance(10)
+        if on_disk:
+            store, _ = Store.open(tmp_path)
         result, _ = build(fs, store, specs=specs)
         assert result.mode == ("full" if i == 0 else "changes")
         children = result.traces.children()
         assert ("gen:words" in children) == (i != 2)
         assert to_json_of(result.specs, children) == to_json(result.traces)
+        if on_disk:
+            store.close()
+
+
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_new_and_dropped_roots_leave_the_file_records_of_a_full_build(on_disk, tmp_path):
+    """The stored file records and the build's `files` after a change-driven build whose roots changed
+    (a new document, a dropped one, a vanished file) are the ones a full build of the same roots makes."""
+    fs = world()
+    store = Store.open(tmp_path)[0] if on_disk else Store.memory()
+    build(fs, store)
+    fs.write("new.md", "a new document")
+    fs.delete("d5.md")
+    fs.clock.advance(10)
+    specs = docs_total(extra_docs=[("new", "new.md")], drop=(3,))
+    if on_disk:
+        store.close()
+        store, _ = Store.open(tmp_path)
+    result, _ = build(fs, store, specs=specs)
+    assert result.mode == "changes"
+    full_store = Store.memory()
+    full, _ = build(fs, full_store, specs=specs)
+    assert dict(result.files.items()) == dict(full.files.items())
+    assert "d3.md" not in result.files and "d5.md" not in result.files and "new.md" in result.files
+    if on_disk:
+        store.close()
+        store, _ = Store.open(tmp_path)
+    assert dict(store.files().items()) == dict(full_store.files().items())
