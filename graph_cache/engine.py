@@ -27,6 +27,7 @@ from .model import (Decision, FileChanges, NodeSpec, Reason, ReasonCode, Rule, T
                     param_input, node_input)
 from . import dirty, graph_index, parallel
 from .dirty_finish import count_unvisited, file_changes, graph_files
+from .outputs_ahead import BULK_DEPS, OutputsAhead
 from .prefetch import Prefetcher
 from .result import BuildResult
 from .scheduler import Scheduler
@@ -126,6 +127,7 @@ class _Build:
         # outputs in memory: computed ones until their last known dependent is decided (they are staged
         # in the store at once, so a later read reloads them), loaded ones likewise
         self.data: dict[str, bytes] = {}
+        self.ahead = OutputsAhead(self.store.load_outputs)  # a many-deps node's dep outputs, read in bulk
         self.users: dict[str, int] = {}  # node id / file path -> pending nodes that read it
         self.new_outputs: dict[str, bytes] = {}  # dry run / post-build recomputes only
         self.decoded: dict[str, Any] = {}
@@ -213,7 +215,9 @@ class _Build:
         are checked against the trace's output fingerprint: damage SQLite cannot see is recomputed."""
         data = self.data.get(node_id)
         if data is None:
-            data = self.store.load_output(node_id)
+            data = self.ahead.take(node_id)
+            if data is None:
+                data = self.store.load_output(node_id)
             fp = self.fps.get(node_id)
             if data is None or (fp is not None and hash_bytes(data) != fp):
                 data = self.rematerialise(node_id, damaged=data is not None)
@@ -253,7 +257,12 @@ class _Build:
             if pre is not None:  # computed (and serialised) by a worker
                 data = pre
             else:
-                out = rule.compute(spec, _Context(self, spec))
+                if len(spec.deps) >= BULK_DEPS:
+                    self.ahead.expect([d for d in spec.deps if d not in self.data])
+                try:
+                    out = rule.compute(spec, _Context(self, spec))
+                finally:
+                    self.ahead.clear()
                 # A rule may return its output already serialised (deterministic JSON bytes), e.g. from a
                 # fast native serialiser; anything else is serialised canonically here.
                 data = bytes(out) if isinstance(out, (bytes, bytearray)) else canonical_json(out)

@@ -26,7 +26,7 @@ from .model import Trace
 from .store_db import (CHECKED_SUFFIX, DB_NAME, MAGIC, SCHEMA_VERSION, connect,  # noqa: F401
                        create_atomically, decode_trace, encode_trace, file_row, file_rows, init_schema,
                        sweep_stale_temp_files, trace_row, trace_rows, trace_rows_of, children_rows)
-from .store_values import get_prefix, get_value, put_values
+from .store_values import get_many, get_prefix, get_value, put_values
 from .trace_table import TraceTable
 
 STAGE_BATCH = 256  # staged outputs written per executemany
@@ -232,6 +232,17 @@ class Store:
             return get_value(self._conn, "outputs", node_id)
         except sqlite3.DatabaseError:
             return None
+
+    def load_outputs(self, node_ids: list[str]) -> dict[str, bytes]:
+        """`load_output` of many nodes in a few SELECTs: the ones found (outputs of 1 MB or more, absent or
+        unreadable ones are missing: `load_output` answers for them)."""
+        staged = self._staged
+        out = {n: staged[n] for n in node_ids if n in staged}
+        try:
+            out.update(get_many(self._conn, "outputs", [n for n in node_ids if n not in staged]))
+        except sqlite3.DatabaseError:
+            pass
+        return out
 
     def get_blob(self, key: str) -> bytes | None:
         try:
