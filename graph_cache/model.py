@@ -1,9 +1,11 @@
 """Core value types of the engine: node specs, traces, decisions and reasons.
 
 Everything here is plain stdlib so that the no-op path can use it without importing any heavy library.
+The engine never knows what a node *means*; it only knows its type, key, inputs and rule.
+
 The immutable values are `typing.NamedTuple`s: a frozen dataclass compiles six methods when its module
 is imported (≈ 0.75 ms a class, ≈ 15 ms for a build's two dozen; docs/PERFORMANCE.md section 18), a
-NamedTuple none, and it is built with one `tuple.__new__`. The engine never knows what a node *means*; it only knows its type, key, inputs and rule.
+NamedTuple none, and it is built with one `tuple.__new__`.
 """
 from __future__ import annotations
 
@@ -150,7 +152,8 @@ class BuildCounts:
 
     __slots__ = ("by_type", "recomputed")
 
-    def __init__(self, by_type: dict[str, dict[str, int]] | None = None, recomputed: list[str] | None = None) -> None:
+    def __init__(self, by_type: dict[str, dict[str, int]] | None = None,
+                 recomputed: list[str] | None = None) -> None:
         self.by_type: dict[str, dict[str, int]] = {} if by_type is None else by_type
         self.recomputed: list[str] = [] if recomputed is None else recomputed
 

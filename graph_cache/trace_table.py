@@ -72,6 +72,10 @@ class TraceTable(Mapping[str, Trace]):
             got.pop(node_id, None)
         return got
 
+    def decoded(self) -> Mapping[str, Trace]:
+        """The traces decoded so far or replaced by `put` (not re-read from their rows)."""
+        return self._decoded
+
     def load_all(self) -> None:
         """Fetch every stored row now (no-op when they are all here)."""
         if self._fetch_all is not None:
@@ -205,7 +209,7 @@ class TraceView(Mapping[str, Trace]):
         for nid, t in new.items():
             if nid in ids and t.children:
                 out[nid] = [c.id for c in t.children]
-        for nid, t in table._decoded.items():
+        for nid, t in table.decoded().items():
             if nid in ids and nid not in new and t.children:
                 out[nid] = [c.id for c in t.children]
         for nid, blob in blobs.items():
