@@ -70,12 +70,15 @@ def _from_real_loader(name: str):
     dunder names: the import system asks a module for `__path__` and the like, which it has not."""
     if name.startswith("__"):
         raise AttributeError(name)
-    import importlib.util
+    real = sys.modules.get(LOADER + "_real")
+    if real is None:  # loaded once, under its own name
+        import importlib.util
 
-    import pydantic.plugin
+        import pydantic.plugin
 
-    spec = importlib.util.spec_from_file_location(LOADER + "_real",
-                                                  os.path.join(pydantic.plugin.__path__[0], "_loader.py"))
-    real = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(real)
+        spec = importlib.util.spec_from_file_location(LOADER + "_real",
+                                                      os.path.join(pydantic.plugin.__path__[0], "_loader.py"))
+        real = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(real)
+        sys.modules[LOADER + "_real"] = real
     return getattr(real, name)

@@ -8,6 +8,7 @@ from graph_cache.errors import CycleError
 from graph_cache.events import NodeDecided, NodesHit
 from graph_cache.model import Decision, NodeSpec, ReasonCode, Rule
 from graph_cache.store import Store
+from graph_cache.trace_table import TraceView
 
 from test_dirty import N, build, roots, rules, world
 
@@ -147,6 +148,9 @@ def test_graph_json_from_specs_equals_the_one_from_traces(on_disk, tmp_path):
         assert to_json_of(result.specs, children) == to_json(result.traces)
         if on_disk:
             store.close()
+            stored, _ = Store.open(tmp_path, read_only=True)  # every row read up front
+            assert TraceView(dict.fromkeys(result.traces), {}, stored.traces()).children() == children
+            stored.close()
 
 
 @pytest.mark.parametrize("on_disk", [False, True])
