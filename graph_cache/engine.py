@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from .changed_files import SNAPSHOT_KEY
 from .errors import ComputeError, GraphCacheError, StateDirError, UndeclaredInputError
-from .events import (BuildFinished, BuildStarted, CountingSink, EventBus, NodeDecided, PhaseTimed,
+from .events import (BuildFinished, BuildPlanned, BuildStarted, CountingSink, EventBus, NodeDecided, PhaseTimed,
                      StateWarning)
 from .fingerprint import FileRecord, digest_of, fingerprint_file, hash_bytes
 from .fs import FileSystem, StatSig
@@ -370,11 +370,14 @@ class _Build:
                 for spec in roots:
                     self.add(spec)
                 self.root_ids = [spec.id for spec in roots]
+                self.bus.emit(BuildPlanned("full", len(roots)))
                 self.prefetcher = Prefetcher(self, roots)
             else:
                 self.sched, self.mode, self.root_ids = planned, "changes", planned.root_ids
                 self.reached.update(dict.fromkeys(planned.ids()))  # every node is part of this build
-                self.prefetcher = Prefetcher(self, [planned.spec(nid) for _, nid in sorted(planned.queued())])
+                queued = sorted(planned.queued())
+                self.bus.emit(BuildPlanned("changes", len(queued)))
+                self.prefetcher = Prefetcher(self, [planned.spec(nid) for _, nid in queued])
             while (spec := self.sched.next_ready()) is not None:
                 try:
                     self.process(spec)

@@ -1,7 +1,7 @@
 """Build events and sinks. Counts, metrics and `explain` are all derived from these events.
 
-The engine emits, in order: BuildStarted, then per node one NodeDecided (in decision order) — or, in a
-change-driven build, one NodeDecided per visited node and one NodesHit for all the others —, any
+The engine emits, in order: BuildStarted, BuildPlanned, then per node one NodeDecided (in decision order)
+— or, in a change-driven build, one NodeDecided per visited node and one NodesHit for all the others —, any
 StateWarning, one PhaseTimed per phase ("verify", "compute", "persist"), and BuildFinished. Events are
 NamedTuples (immutable, and nothing to compile at import: see model.py).
 """
@@ -16,6 +16,15 @@ class BuildStarted(NamedTuple):
     run_id: int
     roots: int
     dry_run: bool = False
+
+
+class BuildPlanned(NamedTuple):
+    """How the build will proceed, before any node is decided: `mode` "full" (every root is visited) or
+    "changes" (a change-driven build, dirty.py); `queued`: the nodes visited first (the roots, or the
+    change-driven build's initial queue, which its wave of changes may grow)."""
+
+    mode: str
+    queued: int
 
 
 class NodeDecided(NamedTuple):

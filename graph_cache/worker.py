@@ -52,10 +52,12 @@ _fs: FileSystem | None = None
 def _init_worker(rules: dict[str, Rule], serialise: Callable[[Any], bytes], shared: dict[str, bytes],
                  fs: FileSystem, parent_pid: int) -> None:
     global _rules, _serialise, _shared, _fs
+    import gc
     import signal
     import threading
 
     _rules, _serialise, _shared, _fs = rules, serialise, shared, fs
+    gc.enable()  # a worker runs rules, which may leave cycles: it collects them whatever the parent chose
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if os.getppid() != parent_pid:
         os._exit(1)

@@ -1,6 +1,7 @@
 """One full (incremental) build: lock, discover, run the engine, persist artifacts/manifest/history."""
 from __future__ import annotations
 
+import os
 import time
 
 from promptgen import errors
@@ -49,26 +50,6 @@ def _engine_parts(cfg: Config, phases: Phases, global_key: bytes):
     return fs, disc, spec, rules, save, handoff.take(fs.root, w.files)
 
 
-class _QuietGC:
-    """Fewer garbage-collector passes during a build: the objects alive before it (modules, config) are
-    frozen out of collection and the youngest generation collects every 50,000 allocations instead of
-    700. Builds allocate millions of short-lived acyclic objects; collection was 10-15 % of a cold build
-    (docs/PERFORMANCE.md). Restored afterwards."""
-
-    def __enter__(self) -> None:
-        import gc
-
-        self.thresholds = gc.get_threshold()
-        gc.freeze()
-        gc.set_threshold(50_000, 20, 20)
-
-    def __exit__(self, *exc) -> None:
-        import gc
-
-        gc.set_threshold(*self.thresholds)
-        gc.unfreeze()
-
-
 def run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | None, on_wait, profile: bool):
     """One build. A graph that cannot be ordered (`CycleError`) or a stored fingerprint that cannot be
     read for a node the build did not visit (`Unknown`) can only come from stored rows damaged behind
@@ -76,20 +57,24 @@ def run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | No
     once more from an empty state, with a warning; a second failure is a bug and propagates."""
     from graph_cache.dirty import Unknown
     from graph_cache.errors import CycleError
+    from promptgen.collector import BuildCollector
+    from promptgen.fastpath import MANIFEST
 
-    with _QuietGC():
+    # no manifest: a first build (or the last one failed), which computes nearly everything
+    with BuildCollector(quiet=os.path.isfile(os.path.join(cfg.state_dir, MANIFEST))) as collector:
         try:
-            return _run(cfg, started, out_dir=out_dir, timeout=timeout, on_wait=on_wait, profile=profile)
+            return _run(cfg, started, out_dir=out_dir, timeout=timeout, on_wait=on_wait, profile=profile,
+                        collector=collector)
         except (CycleError, Unknown) as exc:
             what = f"no stored fingerprint for {exc.node_id}" if isinstance(exc, Unknown) else str(exc)
             shown = "".join(c if c.isprintable() else "?" for c in what[:300])  # damaged ids: NULs...
             why = f"state.db: stored graph inconsistent: {shown}"
             return _run(cfg, started, out_dir=out_dir, timeout=timeout, on_wait=on_wait, profile=profile,
-                        discard=why)
+                        discard=why, collector=collector)
 
 
 def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | None, on_wait, profile: bool,
-         discard: str | None = None):
+         discard: str | None = None, collector=None):
     from graph_cache.engine import Engine
     from graph_cache.errors import LockTimeout, StateDirError
     from graph_cache.events import CountingSink, EventBus
@@ -110,6 +95,8 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
                 gkey = global_key(cfg.root)  # once: it stats the templates and the package's modules
                 fs, disc, spec, rules, save_discovery, seen = _engine_parts(cfg, phases, gkey)
                 bus = EventBus()
+                if collector is not None:
+                    bus.subscribe(collector)  # the collector back on once the build computes in earnest
                 counter = CountingSink()
                 bus.subscribe(counter)
                 from promptgen import history

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from graph_cache.engine import Engine, canonical_json
 from graph_cache.errors import ComputeError, CycleError, GraphCacheError, SpecConflictError, UndeclaredInputError
-from graph_cache.events import (BuildFinished, BuildStarted, CountingSink, EventBus, NodeDecided, PhaseTimed,
-                                RecordingSink, StateWarning)
+from graph_cache.events import (BuildFinished, BuildPlanned, BuildStarted, CountingSink, EventBus, NodeDecided,
+                                PhaseTimed, RecordingSink, StateWarning)
 from graph_cache.fingerprint import hash_bytes
 from graph_cache.fs_memory import MemoryFileSystem
 from graph_cache.model import Decision, NodeSpec, Reason, ReasonCode, Rule, last_decision
@@ -364,6 +364,21 @@ def test_events_drive_counts_and_phases():
     assert all(e.seconds >= 0 for e in decided_events)
     # roots in the order given, a dependent as soon as its deps are done (depth-first by group)
     assert [e.node_id for e in decided_events][:5] == ["src:a", "src:b", "len:a", "upper:a", "report:all"]
+
+
+def test_the_plan_is_announced_before_any_decision():
+    """`BuildPlanned` follows `BuildStarted`: a first build is full (every root queued); an edit build is
+    change-driven, its queue the one node reading the edited file (the wave grows from there)."""
+    w = World()
+    w.build()
+    assert [type(e) for e in w.rec.events[:3]] == [BuildStarted, BuildPlanned, NodeDecided]
+    assert w.rec.of_type(BuildPlanned) == [BuildPlanned("full", len(w.roots()))]
+    w.rec.events.clear()
+    w.fs.write("a.md", "alpha, edited")
+    w.fs.clock.advance(10)
+    r = w.build()
+    assert r.mode == "changes" and w.rec.of_type(BuildPlanned) == [BuildPlanned("changes", 1)]
+    assert [type(e) for e in w.rec.events[:2]] == [BuildStarted, BuildPlanned]
 
 
 def test_state_reset_reason_then_normal():

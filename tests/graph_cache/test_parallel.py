@@ -179,6 +179,28 @@ def test_compute_phase_includes_pool_time():
     assert compute >= 0.2  # 128 x 5 ms over 2 workers, measured in the parent
 
 
+def test_workers_collect_cycles_even_when_the_parent_does_not(pool_calls):
+    """A parent may run with the collector off (promptgen's builds do while they only load and compare);
+    the workers it forks run rules, which may leave cycles, so they collect whatever the parent chose."""
+    import gc
+
+    def report(spec, ctx):
+        out = parse_doc(spec, ctx)
+        return {**out, "pid": os.getpid(), "collecting": gc.isenabled()} if isinstance(out, dict) else out
+
+    w = World(workers=2)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        result = w.build(rules=rules(doc=report))
+    finally:
+        if enabled:
+            gc.enable()
+    outputs = [result.output(f"doc:{i:03}") for i in range(N_DOCS)]
+    in_workers = [o for o in outputs if "pid" in o and o["pid"] != os.getpid()]
+    assert pool_calls and in_workers and all(o["collecting"] for o in in_workers)
+
+
 def failing(bad, exc_factory):
     def compute(spec, ctx):
         if spec.id == bad:
