@@ -213,6 +213,11 @@ class DirtyScheduler:
         got = self._added.get(node_id)
         return got if got is not None else self.index.spec(node_id)
 
+    def added(self) -> Mapping[str, NodeSpec]:
+        """The specs this build gave that the index lacks or has otherwise (new or changed roots, new
+        children), by id."""
+        return self._added
+
     def ids(self) -> Sequence[str]:
         """Every node of the graph, in graph order (generated children last)."""
         ids = self.index.ids
@@ -229,8 +234,13 @@ class DirtyScheduler:
         if not self.removed:
             return
         missing = {}
-        for nid in self.ids():
-            gone = tuple(sorted(d for d in self.spec(nid).deps if d in self.removed))  # type: ignore[union-attr]
+        # a node of the index depends on a removed one only if the index says so (its dependents); the
+        # others are this build's specs: no spec built for the rest of the graph
+        removed, index = self.removed, self.index
+        suspects = {d for r in removed for d in index.dependents(r)}.union(self._added)
+        for nid in suspects - removed:
+            spec = self.spec(nid)
+            gone = tuple(sorted(d for d in spec.deps if d in removed)) if spec is not None else ()
             if gone:
                 missing[nid] = gone
         if missing:

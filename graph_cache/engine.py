@@ -31,6 +31,7 @@ from .outputs_ahead import BULK_DEPS, OutputsAhead
 from .prefetch import Prefetcher
 from .result import BuildResult
 from .scheduler import Scheduler
+from .spec_rows import SpecRows
 from .store import Store
 from .store_db import encode_inputs
 from .trace_table import INPUTS, OUTPUT_FP, VERSION, TraceView
@@ -69,20 +70,23 @@ class Engine:
         return rule
 
     def build(self, roots: Sequence[NodeSpec], *, stats: Mapping[str, StatSig | None] | None = None,
-              dry_run: bool = False, change_driven: bool = True, changes: FileChanges | None = None) -> BuildResult:
+              dry_run: bool = False, change_driven: bool = True, changes: FileChanges | None = None,
+              last_roots: SpecRows | None = None) -> BuildResult:
         """Bring every node reachable from `roots` (deps must be roots or generated children) up to date.
 
         `stats` may map paths to stats the caller already has (None = known missing). dry_run decides
         without computing or writing. With `change_driven` (default) and the same roots and versions as
         the last build, only the dirty closure of the changed files is visited (dirty.py); the result is
         the same as a full build's. `changes` (see FileChanges) spares that build the comparison of
-        every file with its stored record. Raises ComputeError, CycleError, SpecConflictError,
-        StateDirError.
+        every file with its stored record. `last_roots`: the last build's roots as the caller kept them
+        (e.g. in a cache file, with their digest): when their digest is the stored graph's, a build whose
+        roots changed compares its roots with these rows instead of the graph index's specs. Raises
+        ComputeError, CycleError, SpecConflictError, StateDirError.
         """
         counter = CountingSink()
         unsubscribe = self.bus.subscribe(counter)
         try:
-            return _Build(self, stats or {}, dry_run, counter, changes).run(roots, change_driven)
+            return _Build(self, stats or {}, dry_run, counter, changes, last_roots).run(roots, change_driven)
         finally:
             unsubscribe()
 
@@ -112,7 +116,8 @@ class _Context:
 
 class _Build:
     def __init__(self, engine: Engine, stats: Mapping[str, StatSig | None], dry_run: bool,
-                 counter: CountingSink, changes: FileChanges | None = None) -> None:
+                 counter: CountingSink, changes: FileChanges | None = None,
+                 last_roots: SpecRows | None = None) -> None:
         self.e, self.fs, self.store, self.bus = engine, engine.fs, engine.store, engine.bus
         self.stats, self.dry_run, self.counter = stats, dry_run, counter
         self.old_traces = self.store.traces()  # TraceTable: rows decoded only when needed
@@ -135,6 +140,7 @@ class _Build:
         self.finished = False
         self.mode = "full"  # or "changes" (dirty.py)
         self.changes = changes  # the caller's hint (changed_files.files_to_check)
+        self.last_roots = last_roots  # the caller's copy of the last build's roots (root_changes.py)
         self.changes_used = False
         self.snapshot: str | None = None  # id of the file records this build commits
         self.root_ids: Sequence[str] = ()  # the roots of the graph (graph_index.encode)

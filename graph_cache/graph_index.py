@@ -208,6 +208,22 @@ class GraphIndex:
         ids = self.ids
         return tuple([ids[j] for j in self._nodes.get(i)[2]])
 
+    def ids_of_types(self, types: set[str]) -> list[str]:
+        """The ids of the nodes of these types, in graph order (records decoded, no NodeSpec built)."""
+        wanted = {i for i, t in enumerate(self.types) if t in types}
+        if not wanted:
+            return []
+        ids, nodes = self.ids, self._nodes
+        out = []
+        for b in range(len(nodes)):
+            base = b * BUCKET
+            out.extend(ids[base + k] for k, rec in enumerate(nodes.bucket(b)) if rec[0] in wanted)
+        return out
+
+    def type_of(self, node_id: str) -> str:
+        """The node's type, without building its NodeSpec (KeyError if unknown)."""
+        return self.types[self._nodes.get(self._pos[node_id])[0]]
+
     def depth(self, node_id: str) -> int | None:
         """The node's stored depth (None if unknown): `DirtyScheduler.depth` in the indexed graph."""
         i = self._pos.get(node_id)
@@ -231,6 +247,9 @@ class GraphIndex:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._pos
 
 
 _ahead: dict[bytes, GraphIndex] = {}  # header -> the index decoded ahead of the build that will use it

@@ -26,7 +26,7 @@ from .model import Trace
 from .store_db import (CHECKED_SUFFIX, DB_NAME, MAGIC, SCHEMA_VERSION, connect,  # noqa: F401
                        create_atomically, decode_trace, encode_trace, file_row, file_rows, init_schema,
                        sweep_stale_temp_files, trace_row, trace_rows, trace_rows_of, children_rows)
-from .store_values import get_many, get_prefix, get_value, put_values
+from .store_values import WrittenValues, get_many, get_prefix, get_value, put_values
 from .trace_table import TraceTable
 
 STAGE_BATCH = 256  # staged outputs written per executemany
@@ -49,6 +49,7 @@ class Store:
         self._files = files
         self._traces = traces
         self._staged: dict[str, bytes] = {}  # node id -> output waiting for the next executemany
+        self._written = WrittenValues()  # large outputs written by this store: read back without a SELECT
         self._on_disk = state_dir != ":memory:"
         # True when state.db was written by someone else since our last commit (or we cannot tell): the
         # engine then verifies every node instead of trusting unvisited rows (dirty.py)
@@ -228,6 +229,9 @@ class Store:
         staged = self._staged.get(node_id)
         if staged is not None:
             return staged
+        written = self._written.get(node_id)
+        if written is not None:
+            return written
         try:
             return get_value(self._conn, "outputs", node_id)
         except sqlite3.DatabaseError:
@@ -283,6 +287,7 @@ class Store:
             if not c.in_transaction:
                 c.execute("BEGIN IMMEDIATE")
             put_values(c, "outputs", self._staged.items())
+            self._written.wrote(self._staged.items())
         except sqlite3.Error as e:
             self.abort()
             raise _dir_error(self.state_dir, e) from e
@@ -291,6 +296,7 @@ class Store:
     def abort(self) -> None:
         """Discard staged outputs and the open build transaction, if any."""
         self._staged.clear()
+        self._written.rolled_back()
         try:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
@@ -317,6 +323,8 @@ class Store:
             c.executemany("INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                           [encode_trace(t) for t in traces.values()])
             put_values(c, "outputs", outputs.items())
+            self._written.wrote(outputs.items())
+            self._written.removed(removed_nodes)
             put_values(c, "blobs", blobs.items())
             if run_id is not None:
                 c.execute("INSERT OR REPLACE INTO meta VALUES ('last_run_id', ?)", (str(run_id),))
@@ -376,6 +384,7 @@ class Store:
             try:
                 fn(c)
                 c.execute("COMMIT")
+                self._written.committed()
                 if self._on_disk:
                     _mark_committed(self.location)
             except BaseException:

@@ -215,10 +215,16 @@ class TraceView(Mapping[str, Trace]):
         return super().items()
 
 
-def _child_ids(blob: bytes, table: Mapping[str, Trace], node_id: str) -> list[str]:
-    """The ids in a stored `children` blob; a garbled one is decoded as usual (a damaged row raises
-    KeyError)."""
+def child_ids(blob: bytes) -> list[str] | None:
+    """The ids in a stored `children` blob (`TraceTable.stored_children`), None if it is garbled."""
     try:
         return [str(c[0]) for c in marshal.loads(blob)]
     except Exception:
-        return [c.id for c in table[node_id].children]
+        return None
+
+
+def _child_ids(blob: bytes, table: Mapping[str, Trace], node_id: str) -> list[str]:
+    """The ids in a stored `children` blob; a garbled one is decoded as usual (a damaged row raises
+    KeyError)."""
+    kids = child_ids(blob)
+    return kids if kids is not None else [c.id for c in table[node_id].children]

@@ -36,19 +36,21 @@ def key_of(global_key: bytes, files: dict, containers: tuple, walk_diagnostics: 
 
 
 def load(state_dir: str, key: bytes):
-    """(CachedDiscovery, GraphSpec without stats) if cached under `key`, else None.
+    """((CachedDiscovery, GraphSpec without stats) if cached under `key`, else None; the root specs of
+    the last build as stored, `SpecRows`, whatever their key, or None).
 
     The root specs stay marshalled (`SpecRows.lazy`) with their stored digest: an edit build compares
-    the digest with the last build's and never needs the specs themselves (graph_cache/dirty.py). The
-    plan infos are rebuilt without validation: they are our own `model_dump`s, checksummed (validating
-    would build PlanInfo's validator, which an edit build needs nowhere else). What `load_ahead` read
-    for this folder is used when it was stored under `key` (equal keys, equal discoveries)."""
+    the digest with the last build's and never needs the specs themselves (graph_cache/dirty.py); a
+    build whose paths changed hands the last roots to the engine, which compares the new roots with
+    them (graph_cache/root_changes.py). The plan infos are rebuilt without validation: they are our own
+    `model_dump`s, checksummed (validating would build PlanInfo's validator, which an edit build needs
+    nowhere else). What `load_ahead` read for this folder is used (equal keys, equal discoveries)."""
     global _ahead
     ahead, _ahead = _ahead, None
-    if ahead is not None and ahead[0] == os.path.abspath(state_dir):
-        return ahead[2] if ahead[1] == key else None
-    got = _read(state_dir, key)
-    return got[1] if got is not None else None
+    got = ahead[1:] if ahead is not None and ahead[0] == os.path.abspath(state_dir) else _read(state_dir)
+    if got is None:
+        return None, None
+    return (got[1] if got[0] == key else None), got[1][1].specs
 
 
 _ahead: tuple | None = None  # (state_dir, stored key, loaded) read by `load_ahead`
@@ -62,9 +64,8 @@ def load_ahead(state_dir: str) -> None:
     _ahead = None if got is None else (os.path.abspath(state_dir), *got)
 
 
-def _read(state_dir: str, key: bytes | None = None):
-    """(stored key, (CachedDiscovery, GraphSpec)) of the cache file, or None if missing, unusable or
-    (given `key`) stored under another key."""
+def _read(state_dir: str):
+    """(stored key, (CachedDiscovery, GraphSpec)) of the cache file, or None if missing or unusable."""
     import xxhash
 
     from graph_cache.regular_files import read_regular
@@ -74,7 +75,7 @@ def _read(state_dir: str, key: bytes | None = None):
 
     try:
         magic, stored_key, checksum, body = marshal.loads(read_regular(os.path.join(state_dir, FILE)))
-        if magic != MAGIC or key is not None and stored_key != key or xxhash.xxh3_128_digest(body) != checksum:
+        if magic != MAGIC or xxhash.xxh3_128_digest(body) != checksum:
             return None
         specs, digest, count, infos, disc_diags, diags, ws_diags = marshal.loads(body)
         spec = GraphSpec(specs=SpecRows.lazy(specs, digest, count),

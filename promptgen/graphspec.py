@@ -29,6 +29,7 @@ class GraphSpec:
         self.stats: dict = {} if stats is None else stats  # path -> StatSig of every scanned candidate file
         self.discovery_diags: dict[str, list] = {} if discovery_diags is None else discovery_diags  # per feature
         self.walk_notes: list = [] if walk_notes is None else walk_notes  # the walk's diagnostics, in order
+        self.last_roots: SpecRows | None = None  # the last build's root specs, when these differ from them
 
 
 def root_specs(disc) -> GraphSpec:

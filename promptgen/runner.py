@@ -34,7 +34,7 @@ def _engine_parts(cfg: Config, phases: Phases, global_key: bytes):
     fs = RealFileSystem(cfg.workspace_dir)
     w = walk(fs)
     key = discovery_cache.key_of(global_key, w.files, w.containers, w.diagnostics)
-    cached = discovery_cache.load(cfg.state_dir, key)
+    cached, last_roots = discovery_cache.load(cfg.state_dir, key)
     save = None
     if cached is not None:
         disc, spec = cached
@@ -43,6 +43,7 @@ def _engine_parts(cfg: Config, phases: Phases, global_key: bytes):
         disc = discover_paths(w.files, w.containers, w.diagnostics)
         phases.lap("discover")
         spec = graphspec.root_specs(disc)
+        spec.last_roots = last_roots
         save = lambda: discovery_cache.save(cfg.state_dir, key, disc, spec)  # noqa: E731
     spec.stats = dict(w.files)
     spec.walk_notes = list(w.diagnostics)
@@ -108,7 +109,7 @@ def _run(cfg: Config, started: float, *, out_dir: str | None, timeout: float | N
                 metrics_sink = MetricsSink()
                 bus.subscribe(metrics_sink)
                 engine = Engine(fs, store, rules, pipeline.global_version(cfg.engine_key()), bus, workers=cfg.jobs)
-                result = engine.build(spec.specs, stats=spec.stats, changes=_changes(seen))
+                result = engine.build(spec.specs, stats=spec.stats, changes=_changes(seen), last_roots=spec.last_roots)
                 trusted = seen if result.changes_used else None  # made for the store's last commit
                 phases.lap("engine")
                 collected = Collected(result, spec.plan_infos,

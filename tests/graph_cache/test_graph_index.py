@@ -34,6 +34,17 @@ def test_round_trip_gives_specs_readers_dependents_and_counts():
     assert index.all_specs() == specs and list(index.all_specs()) == list(specs)  # graph order kept
 
 
+def test_types_and_membership_without_building_specs(monkeypatch):
+    specs = graph()  # 152 nodes: three buckets
+    index = GraphIndex.decode(graph_index.encode("R", "V", specs))
+    monkeypatch.setattr(graph_index, "node_spec", None)  # building a NodeSpec would fail
+    assert index.ids_of_types({"kid", "sum"}) == ["sum:all", "kid:x"]
+    assert index.ids_of_types({"doc"}) == [f"doc:{i}" for i in range(150)]
+    assert index.ids_of_types({"absent"}) == [] and index.ids_of_types(set()) == []
+    assert [index.type_of(n) for n in ("doc:149", "sum:all", "kid:x")] == ["doc", "sum", "kid"]
+    assert "kid:x" in index and "doc:0" in index and "nope" not in index
+
+
 def test_damaged_foreign_or_incomplete_indexes_are_refused():
     blob = graph_index.encode("R", "V", graph())
     flipped = bytearray(blob)

@@ -25,6 +25,8 @@ def same_as_full(fs, result, specs):
     full, _ = build(fs, Store.memory(), specs=specs)
     assert {n: full.output(n) for n in full.decisions} == {n: result.output(n) for n in result.decisions}
     assert set(full.decisions) == set(result.decisions)
+    totals = lambda r: {t: sum(c.values()) for t, c in r.counts.by_type.items() if sum(c.values())}  # noqa: E731
+    assert totals(result) == totals(full)  # nodes per type, visited or not
     return full
 
 
@@ -177,3 +179,71 @@ def test_new_and_dropped_roots_leave_the_file_records_of_a_full_build(on_disk, t
         store.close()
         store, _ = Store.open(tmp_path)
     assert dict(store.files().items()) == dict(full_store.files().items())
+
+
+def after_a_first_build(case):
+    """(fs, store, new roots): a first build of `roots()`, then the change `case` to its roots."""
+    fs, store = world(), Store.memory()
+    build(fs, store)
+    if case == "new":
+        fs.write("new.md", "brand new")
+        specs = docs_total(extra_docs=[("new", "new.md")])
+    elif case == "removed":
+        specs = docs_total(drop=(3,))[:-1]
+    elif case == "renamed":
+        fs.write("d3-renamed.md", "doc 3")
+        fs.delete("d3.md")
+        specs = docs_total(drop=(3,), extra_docs=[("3r", "d3-renamed.md")])
+    else:
+        specs = roots([NodeSpec("kid:alpha", "kid", (), ("gen:words",))])
+    fs.clock.advance(10)
+    return fs, store, specs
+
+
+@pytest.mark.parametrize("last", ["kept", "stale", "none"])
+@pytest.mark.parametrize("case", ["new", "removed", "renamed", "child-becomes-root"])
+def test_roots_compared_with_the_callers_copy_of_the_last_roots(case, last, monkeypatch):
+    """Given the last build's roots (`last_roots`, e.g. from an application's cache file) with the stored
+    graph's digest, a build whose roots changed compares its roots with those rows and builds no spec
+    from the graph index; a copy that is not the last build's (another digest) is ignored. Either way the
+    build visits what it visits without the copy, and ends like a full build."""
+    from graph_cache.graph_index import GraphIndex
+    from graph_cache.spec_rows import SpecRows
+
+    fs, store, specs = after_a_first_build(case)
+    expected, expected_rec = build(fs, store, specs=specs)
+    fs, store, specs = after_a_first_build(case)
+    first = roots()
+    copy = {"kept": SpecRows(first), "stale": SpecRows(first[1:]), "none": None}[last]
+    built_specs: list[str] = []
+    real_spec = GraphIndex.spec
+    monkeypatch.setattr(GraphIndex, "spec", lambda self, nid: built_specs.append(nid) or real_spec(self, nid))
+    result, rec = build(fs, store, specs=specs, last_roots=copy)
+    assert result.mode == expected.mode == ("full" if case == "child-becomes-root" else "changes")
+    assert visited(rec) == visited(expected_rec)
+    same_as_full(fs, result, specs)
+    first_ids = {s.id for s in first}
+    if last == "kept" and result.mode == "changes":
+        assert not first_ids & set(built_specs)  # no spec of a last root built from the index
+    elif result.mode == "changes":
+        assert first_ids & set(specs) <= set(built_specs)  # compared with the index's specs
+
+
+def test_a_kept_generator_whose_children_cannot_be_read_means_a_full_build():
+    """The children column of a generator that stays is garbled: whether it also generated a child that
+    leaves cannot be read from it, and its trace row is damaged too: the build is full."""
+    fs, store = world(), Store.memory()
+    rs = shared_rules()
+    first = roots([NodeSpec("gen2:words", "gen2", ("words.txt",))])
+    build(fs, store, rs=rs, specs=first)
+    from graph_cache.store_db import encode_trace
+    from graph_cache.trace_table import CHILDREN
+
+    table = store._traces  # the memory store's table: the row as if read back from the file, garbled
+    row = encode_trace(table._decoded.pop("gen2:words"))
+    table._rows["gen2:words"] = (*row[:CHILDREN], b"\xff\x00", *row[CHILDREN + 1:])
+    specs = [s for s in first if s.id != "gen:words"]
+    result, rec = build(fs, store, rs=rs, specs=specs)
+    assert result.mode == "full" and "kid:shared" in result.decisions
+    full, _ = build(fs, Store.memory(), rs=rs, specs=specs)
+    assert {n: full.output(n) for n in full.decisions} == {n: result.output(n) for n in result.decisions}

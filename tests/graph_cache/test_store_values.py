@@ -62,6 +62,49 @@ def test_large_values_are_inserted_as_zeroblobs_and_filled(mode):
     assert s.load_output("large") == b"L" * (3 * SMALL)
 
 
+def selects_of(store: Store) -> list[str]:
+    seen: list[str] = []
+    store._conn.set_trace_callback(lambda sql: seen.append(sql) if sql.lstrip().startswith("SELECT") else None)
+    return seen
+
+
+def test_a_large_value_this_store_wrote_is_read_back_without_a_select(tmp_path, mode):
+    """The answers of a large workspace are read right after the build wrote them: the store hands back
+    the bytes it wrote. A smaller value or a removal under the same key, or a rolled back write, is never
+    answered from memory."""
+    s, _ = Store.open(tmp_path)
+    large = bytes(i % 253 for i in range(5 * SMALL))
+    s.stage_output("staged", large)
+    s.commit(outputs={"committed": large[::-1], "small": b"s"})
+    selects = selects_of(s)
+    assert (s.load_output("staged"), s.load_output("committed")) == (large, large[::-1])
+    assert selects == []
+    assert s.load_output("small") == b"s" and len(selects) == 1  # small values: read from the file
+    s.commit(outputs={"staged": b"now small"}, removed_nodes=["committed"])
+    assert (s.load_output("staged"), s.load_output("committed")) == (b"now small", None)
+    s.stage_output("rolled back", large)
+    s.stage_output("filler", b"f")
+    s._flush_staged()  # written inside the build's transaction...
+    assert s.load_output("rolled back") == large
+    s.abort()  # ...which fails
+    assert s.load_output("rolled back") is None
+    s.close()
+    s, _ = Store.open(tmp_path)  # another process: reads the file
+    selects = selects_of(s)
+    assert s.load_output("staged") == b"now small" and selects
+
+
+def test_written_values_keep_at_most_their_cap(mode):
+    kept = store_values.WrittenValues(cap=3 * SMALL)
+    kept.wrote([("a", b"a" * (2 * SMALL)), ("b", b"b" * (2 * SMALL))])
+    kept.committed()
+    assert kept.get("a") == b"a" * (2 * SMALL) and kept.get("b") is None  # b would pass the cap
+    kept.wrote([("a", b"small")])
+    kept.committed()
+    kept.wrote([("b", b"b" * (2 * SMALL))])
+    kept.committed()
+    assert kept.get("a") is None and kept.get("b") == b"b" * (2 * SMALL)
+
 
 def test_a_prefix_is_the_values_first_bytes_both_ways(tmp_path, mode):
     s, _ = Store.open(tmp_path)
