@@ -49,6 +49,12 @@ class SpecRows(Sequence[NodeSpec]):
                 self._rows = marshal.loads(self._blob)  # type: ignore[arg-type]
         return self._rows
 
+    def rows_once(self) -> list[Row]:
+        """The rows, for one pass: decoded from the blob without being kept (`rows` keeps them)."""
+        if self._rows is None and self._specs is None and self._blob is not None:
+            return marshal.loads(self._blob)
+        return self.rows()
+
     def digest(self) -> str:
         if self._digest is None:
             self._digest = rows_digest(self.rows())

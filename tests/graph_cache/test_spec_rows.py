@@ -23,3 +23,12 @@ def test_lazy_rows_are_not_unmarshalled_for_their_digest_or_length():
     assert roots_digest(lazy) == roots_digest(list(SPECS)) and len(lazy) == 2  # no decoding needed
     real = SpecRows.lazy(marshal.dumps(stored.rows()), stored.digest(), 2)
     assert list(real) == SPECS  # decoded when iterated (a full build)
+
+
+def test_rows_for_one_pass_are_not_kept():
+    stored = SpecRows(SPECS)
+    lazy = SpecRows.lazy(marshal.dumps(stored.rows()), stored.digest(), 2)
+    once = lazy.rows_once()
+    assert once == stored.rows() and lazy.rows_once() is not once  # decoded again: nothing kept
+    assert lazy.rows() == once and lazy.rows_once() is lazy.rows()  # kept once `rows` decoded them
+    assert stored.rows_once() is stored.rows()  # built from specs: the same list
