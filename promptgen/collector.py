@@ -3,11 +3,12 @@
 Python's collector runs a young collection every `QUIET_GC[0]` net container allocations and traverses
 every young object still alive. A change-driven build allocates millions of long-lived ones (the stored
 graph index, the root specs, the walk, the discovery) and leaves almost no cycles: at 100k documents a new
-plan's build ran 76 collections (0.6 s of 7.9, 26 times the 10k build's share) that freed 33 objects.
+plan's build ran 76 collections (0.6 s of 7.9, 26 times what the 10k build spent) that freed 33 objects.
 Rules are another matter: a cold build parses every document, leaves cycles behind, and ran slower with
 the collector off (docs/PERFORMANCE.md section 19). So `BuildCollector` switches the collector off for
-the build and back on (quiet thresholds) as soon as the engine announces a full build (`BuildPlanned`)
-or the build has recomputed `RECOMPUTE_BUDGET` nodes. Each switch freezes the objects alive at that
+a build after the first (the runner passes `quiet=False` while there is no manifest yet) and back on
+(quiet thresholds) as soon as the engine announces a full build (`BuildPlanned`) or the build has
+recomputed `RECOMPUTE_BUDGET` nodes. Each switch freezes the objects alive at that
 point first (`gc.freeze`): they are the long-lived state, never traversed by later collections.
 Worker processes always collect (graph_cache/worker.py).
 """
