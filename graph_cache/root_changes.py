@@ -39,14 +39,12 @@ def root_changes(build: Any, index: GraphIndex, roots: Sequence[NodeSpec]
     for spec in roots:
         nid = spec.id
         ids.append(nid)
-        old = index.spec(nid) if last is None else last.get(nid)
-        if old is None:
-            if last is not None and nid in index:
+        if nid not in old_roots:
+            if nid in index:
                 return None  # a generated child is a root now
-            changed.append(spec)
-        elif nid not in old_roots:
-            return None  # a generated child is a root now
-        elif old != spec:  # a NodeSpec equals its row: both are (id, type, files, deps, params) tuples
+            changed.append(spec)  # a new root
+        # a NodeSpec equals its row: both are (id, type, files, deps, params) tuples
+        elif (index.spec(nid) if last is None else last[nid]) != spec:
             changed.append(spec)
         if len(changed) > limit:
             return None

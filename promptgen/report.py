@@ -4,7 +4,6 @@ Node outputs are plain JSON (dicts), so these views need no pydantic validation.
 """
 from __future__ import annotations
 
-
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 DIAG_KEYS = ("code", "severity", "path", "line", "achievement", "message", "detail")
 
